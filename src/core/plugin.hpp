@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Plugin descriptors, one kind per layer of the scan. A plugin is a constexpr
+// value at the end of its own .cpp file; plugins/plugin_list.cpp lists them
+// all, and that list's order is the probing order.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/device.hpp"
+#include "core/result.hpp"
+
+namespace vmdf {
+
+/// Bytes a format always has at a fixed offset. The core reads these before
+/// calling a probe, so most probes never run on devices that cannot be theirs.
+/// Write bytes as "..."sv so that embedded NULs are kept.
+struct Magic {
+    std::uint64_t offset;
+    std::string_view bytes;
+};
+
+/// Probe answer: 0 = not mine, 1..100 = how sure; an error only for I/O.
+using Score = int;
+constexpr Score kNotMine = 0;
+constexpr Score kCertain = 100;
+
+// --- Containers (raw; qcow2 and ploop come later) ----------------------------
+
+struct ImagePlugin {
+    std::string_view name;  ///< also the value accepted by --format
+    std::span<const Magic> magics;
+    Result<Score> (*probe)(const Device& file);
+    /// The guest-visible disk inside the image file.
+    Result<DevicePtr> (*open)(DevicePtr file);
+};
+
+// --- Partition tables ----------------------------------------------------------
+
+struct Partition {
+    unsigned number = 0;           ///< as Linux numbers it: sda<number>
+    std::uint64_t offset = 0;      ///< bytes from the start of the disk
+    std::uint64_t length = 0;      ///< bytes
+    std::string type;              ///< "0x83", or a GPT type GUID
+    /// No filesystem is looked for: an MBR extended container, a Microsoft
+    /// reserved or LDM partition (libguestfs list_filesystems skips these).
+    bool container = false;
+};
+
+struct PartitionTable {
+    std::uint32_t sector_size = 512;     ///< logical sector size the table uses
+    std::vector<Partition> partitions;   ///< in number order
+    std::vector<std::string> warnings;   ///< problems that were worked around
+};
+
+struct PartitionPlugin {
+    std::string_view name;
+    std::span<const Magic> magics;
+    Result<Score> (*probe)(const Device& disk);
+    Result<PartitionTable> (*list)(const Device& disk);
+};
+
+// --- Filesystems -----------------------------------------------------------------
+
+/// The figures the kernel's statfs(2) reports for a mounted filesystem, in
+/// its own units: blocks of f_bsize (f_frsize) bytes, and inodes.
+struct StatVfs {
+    std::uint64_t bsize = 0;
+    std::uint64_t frsize = 0;
+    std::uint64_t blocks = 0;
+    std::uint64_t bfree = 0;
+    std::uint64_t bavail = 0;
+    std::uint64_t files = 0;
+    std::uint64_t ffree = 0;
+
+    bool operator==(const StatVfs&) const = default;
+};
+
+struct Filesystem {
+    std::string type;                   ///< "ext4", "swap", ...
+    /// false for what virt-df recognises but does not print (swap).
+    bool listed = true;
+    StatVfs stat;
+    std::vector<std::string> warnings;  ///< e.g. "journal needs recovery"
+};
+
+struct FilesystemPlugin {
+    std::string_view name;
+    std::span<const Magic> magics;
+    Result<Score> (*probe)(const Device& dev);
+    Result<Filesystem> (*open)(const Device& dev);
+};
+
+// --- Volume managers (LVM2, MD RAID: later issues) ---------------------------------
+
+struct LogicalVolume {
+    std::string name;   ///< the row name: "/dev/VG/LV", "/dev/md0"
+    DevicePtr device;
+};
+
+struct VolumeManagerPlugin {
+    std::string_view name;
+    std::span<const Magic> magics;
+    /// Claims a device as a member (an LVM PV, an MD component).
+    Result<Score> (*probe)(const Device& dev);
+    /// Given every device of the guest this plugin claimed, the volumes.
+    /// Problems with single volumes go into `warnings`, not the result.
+    Result<std::vector<LogicalVolume>> (*assemble)(std::span<const DevicePtr> members,
+                                                   std::vector<std::string>& warnings);
+};
+
+}  // namespace vmdf
