@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// THE registry: one explicit, constant-initialised list per layer. Order is
+// the probing order; the highest score wins and a tie is an error, so order
+// only decides which probe runs first. Ordering rules are noted per line.
+#include "core/scan.hpp"
+#include "plugins/plugins.hpp"
+
+namespace vmdf {
+namespace {
+
+constinit const ImagePlugin* const kImagePlugins[] = {
+    &raw_plugin,  // scores 1: anything else that claims a file wins
+};
+
+constinit const PartitionPlugin* const kPartitionPlugins[] = {
+    &gpt_plugin,  // claims disks whose MBR has a protective 0xEE entry
+    &mbr_plugin,  // declines those, so the two never tie
+};
+
+constinit const FilesystemPlugin* const kFilesystemPlugins[] = {
+    &ext4_plugin,  // ext2, ext3 and ext4
+    &swap_plugin,  // recognised, not listed (virt-df skips swap)
+};
+
+}  // namespace
+
+PluginSet builtin_plugins() {
+    return PluginSet{kImagePlugins, kPartitionPlugins, kFilesystemPlugins, {}};
+}
+
+}  // namespace vmdf
