@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The scan's rules, with small fake plugins: which layer is tried when, what
+// a tie does, the row order, and what a bad partition does to the rest.
+#include <catch2/catch.hpp>
+
+#include <string_view>
+
+#include "core/scan.hpp"
+#include "plugins/plugins.hpp"
+#include "support/image_builder.hpp"
+
+using namespace vmdf;
+using namespace std::string_view_literals;
+using test::ImageBuilder;
+
+namespace {
+
+// "FAKEFS" at 0, then the block count as a byte at 8.
+Result<Score> fake_fs_probe(const Device&) { return 50; }
+Result<Filesystem> fake_fs_open(const Device& dev) {
+    std::vector<std::byte> b(9);
+    VMDF_TRY(dev.read(0, b));
+    Filesystem fs;
+    fs.type = "fakefs";
+    fs.stat = StatVfs{1024, 1024, std::to_integer<std::uint64_t>(b[8]), 1, 1, 0, 0};
+    return fs;
+}
+Result<Filesystem> broken_fs_open(const Device&) { return fail(Errc::corrupt, "bad thing", 0x10); }
+
+constexpr Magic kFakeMagics[] = {{0, "FAKEFS"sv}};
+constexpr Magic kBrokenMagics[] = {{0, "BROKEN"sv}};
+constexpr Magic kPvMagics[] = {{0, "FAKEPV"sv}};
+constexpr FilesystemPlugin kFakeFs{"fakefs", kFakeMagics, fake_fs_probe, fake_fs_open};
+constexpr FilesystemPlugin kTwinFs{"twinfs", kFakeMagics, fake_fs_probe, fake_fs_open};
+constexpr FilesystemPlugin kBrokenFs{"brokenfs", kBrokenMagics, fake_fs_probe, broken_fs_open};
+
+// A volume manager whose members hold "FAKEPV" and whose one volume is the
+// concatenation of its members.
+Result<Score> fake_pv_probe(const Device&) { return 100; }
+Result<std::vector<LogicalVolume>> fake_assemble(std::span<const DevicePtr> members,
+                                                 std::vector<std::string>& warnings) {
+    warnings.push_back(std::to_string(members.size()) + " members");
+    ImageBuilder lv(4096);
+    lv.put(0, "FAKEFS").u8(8, 77);
+    return std::vector<LogicalVolume>{{"/dev/vg/lv", lv.device("/dev/vg/lv")}};
+}
+constexpr VolumeManagerPlugin kFakeVm{"fakevm", kPvMagics, fake_pv_probe, fake_assemble};
+
+const FilesystemPlugin* const kFs[] = {&kFakeFs, &kBrokenFs};
+const FilesystemPlugin* const kTwins[] = {&kFakeFs, &kTwinFs};
+const VolumeManagerPlugin* const kVms[] = {&kFakeVm};
+const PartitionPlugin* const kParts[] = {&gpt_plugin, &mbr_plugin};
+
+PluginSet fake_plugins(std::span<const FilesystemPlugin* const> fs = kFs) {
+    return PluginSet{{}, kParts, fs, kVms};
+}
+
+/// A 1 MiB MBR disk; partition i at 64 KiB * (i + 1), 64 KiB long, holding `content[i]`.
+ImageBuilder mbr_disk(const std::vector<std::string>& content) {
+    ImageBuilder b(1 << 20);
+    for (std::size_t i = 0; i < content.size(); ++i) {
+        const auto start = static_cast<std::uint32_t>(128 * (i + 1));
+        b.mbr_entry(0, static_cast<int>(i), 0x83, start, 128);
+        b.put(start * 512ull, content[i]).u8(start * 512ull + 8, static_cast<std::uint8_t>(10 + i));
+    }
+    return b;
+}
+
+}  // namespace
+
+TEST_CASE("scan: disk names as Linux gives them", "[scan]") {
+    CHECK(disk_device_name(0) == "/dev/sda");
+    CHECK(disk_device_name(25) == "/dev/sdz");
+    CHECK(disk_device_name(26) == "/dev/sdaa");
+    CHECK(disk_device_name(701) == "/dev/sdzz");
+    CHECK(disk_device_name(702) == "/dev/sdaaa");
+}
+
+TEST_CASE("scan: whole-disk filesystems come before partitions, then volumes", "[scan]") {
+    ImageBuilder whole(4096);
+    whole.put(0, "FAKEFS").u8(8, 5);
+    auto parted = mbr_disk({"FAKEFS", "FAKEPV", "", "FAKEFS"});
+    std::vector<GuestDisk> disks{{"a.img", parted.device()}, {"b.img", whole.device()}};
+    const ScanReport report = scan_guest(disks, fake_plugins());
+    REQUIRE(report.rows.size() == 4);
+    CHECK(report.rows[0].device == "/dev/sdb");
+    CHECK(report.rows[1].device == "/dev/sda1");
+    CHECK(report.rows[1].stat.blocks == 10);
+    CHECK(report.rows[2].device == "/dev/sda4");
+    CHECK(report.rows[3].device == "/dev/vg/lv");
+    CHECK(report.rows[3].stat.blocks == 77);
+    REQUIRE(report.warnings.size() == 1);
+    CHECK(report.warnings[0] == "fakevm: 1 members");
+}
+
+TEST_CASE("scan: a broken filesystem is a warning; the others still print", "[scan][corrupt]") {
+    auto parted = mbr_disk({"BROKEN", "FAKEFS"});
+    std::vector<GuestDisk> disks{{"guest.img", parted.device()}};
+    const ScanReport report = scan_guest(disks, fake_plugins());
+    REQUIRE(report.rows.size() == 1);
+    CHECK(report.rows[0].device == "/dev/sda2");
+    REQUIRE(report.warnings.size() == 1);
+    CHECK(report.warnings[0] == "guest.img: /dev/sda1: brokenfs: @0x10: bad thing");
+}
+
+TEST_CASE("scan: two plugins claiming a device is an error, not a coin toss", "[scan][corrupt]") {
+    ImageBuilder whole(4096);
+    whole.put(0, "FAKEFS");
+    std::vector<GuestDisk> disks{{"guest.img", whole.device()}};
+    const ScanReport report = scan_guest(disks, fake_plugins(kTwins));
+    CHECK(report.rows.empty());
+    REQUIRE(report.warnings.size() == 1);
+    CHECK_THAT(report.warnings[0], Catch::Contains("both fakefs and twinfs claim this device"));
+}
+
+TEST_CASE("scan: a partition past the end of the disk is cut, or dropped", "[scan][corrupt]") {
+    ImageBuilder b(1 << 20);
+    b.mbr_entry(0, 0, 0x83, 1024, 2048);   // ends past the 2048-sector disk
+    b.mbr_entry(0, 1, 0x83, 4096, 100);    // starts past it
+    b.put(1024 * 512, "FAKEFS").u8(1024 * 512 + 8, 3);
+    std::vector<GuestDisk> disks{{"guest.img", b.device()}};
+    const ScanReport report = scan_guest(disks, fake_plugins());
+    REQUIRE(report.rows.size() == 1);
+    CHECK(report.rows[0].device == "/dev/sda1");
+    REQUIRE(report.warnings.size() == 2);
+    CHECK_THAT(report.warnings[0], Catch::Contains("/dev/sda1: mbr: partition extends past the end"));
+    CHECK_THAT(report.warnings[1], Catch::Contains("/dev/sda2: mbr: partition starts at byte"));
+}
+
+TEST_CASE("scan: an empty disk gives no rows and no warnings", "[scan]") {
+    ImageBuilder b(1 << 20);
+    std::vector<GuestDisk> disks{{"guest.img", b.device()}};
+    const ScanReport report = scan_guest(disks, builtin_plugins());
+    CHECK(report.rows.empty());
+    CHECK(report.warnings.empty());
+}

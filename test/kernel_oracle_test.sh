@@ -1,0 +1,57 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The kernel as the oracle, live: where this runs as root with loop devices,
+# (1) mount every fixture read-only again and check that the recorded
+# figures (data/expected-statfs.txt) are still what the kernel says, and
+# (2) check virt-df's own printed figures against `df` on those mounts.
+# Elsewhere it is skipped (exit 77), and the recorded figures stand in.
+set -euo pipefail
+
+data_dir=$1
+fixtures=${VIRT_DF_FIXTURES:?}
+virt_df=${VIRT_DF:?}
+
+if [[ $(id -u) -ne 0 ]] || ! losetup -f >/dev/null 2>&1; then
+    echo "skipped: needs root and loop devices to mount the fixtures"
+    exit 77
+fi
+
+work=$(mktemp -d)
+mnt=$work/mnt
+mkdir "$mnt"
+cleanup() { mountpoint -q "$mnt" && umount "$mnt"; rm -rf "$work"; }
+trap cleanup EXIT
+
+failures=0
+
+# (1) The records still hold.
+bash "$data_dir/record_kernel_statfs.sh" "$fixtures" > "$work/live.txt"
+if ! diff <(grep -v '^#' "$data_dir/expected-statfs.txt") <(grep -v '^#' "$work/live.txt"); then
+    echo "FAIL: the kernel's figures differ from data/expected-statfs.txt (above: < recorded, > live)"
+    failures=$((failures + 1))
+fi
+
+# (2) virt-df against df, on the same filesystems.
+while read -r image device offset length fstype; do
+    [[ -z $image || $image == \#* ]] && continue
+    if ! mount -o ro,loop,offset="$offset",sizelimit="$length" "$fixtures/$image" "$mnt" 2>/dev/null; then
+        echo "note: $image $device: the kernel does not mount it here"
+        continue
+    fi
+    kernel_blocks=$(df -k --output=size,used,avail "$mnt" | tail -1 | awk '{print $1","$2","$3}')
+    kernel_inodes=$(df --output=itotal,iused,iavail "$mnt" | tail -1 | awk '{print $1","$2","$3}')
+    umount "$mnt"
+    ours_blocks=$("$virt_df" --csv -a "$fixtures/$image" 2>/dev/null |
+                  awk -F, -v d="$device" '$2 == d {print $3","$4","$5}')
+    ours_inodes=$("$virt_df" --csv -i -a "$fixtures/$image" 2>/dev/null |
+                  awk -F, -v d="$device" '$2 == d {print $3","$4","$5}')
+    if [[ $ours_blocks != "$kernel_blocks" || $ours_inodes != "$kernel_inodes" ]]; then
+        echo "FAIL: $image $device ($fstype): df says $kernel_blocks / $kernel_inodes," \
+             "virt-df says ${ours_blocks:-nothing} / ${ours_inodes:-nothing}"
+        failures=$((failures + 1))
+    else
+        echo "ok: $image $device ($fstype): $kernel_blocks / $kernel_inodes"
+    fi
+done < "$fixtures/manifest.txt"
+
+[[ $failures -eq 0 ]]

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Every fixture, scanned whole, against the figures the kernel reported when
+// it mounted the same filesystem read-only (data/expected-statfs.txt).
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <set>
+
+#include "core/scan.hpp"
+#include "support/fixtures.hpp"
+
+using namespace vmdf;
+using namespace vmdf::test;
+
+namespace {
+
+ScanReport scan_fixture(const std::string& image) {
+    std::vector<GuestDisk> disks{{image, open_fixture(image)}};
+    return scan_guest(disks, builtin_plugins());
+}
+
+}  // namespace
+
+TEST_CASE("fixtures: every figure equals the kernel's", "[fixtures][kernel]") {
+    const auto records = kernel_records();
+    REQUIRE(records.size() >= 20);
+    std::map<std::string, ScanReport> reports;
+    for (const KernelRecord& expected : records) {
+        if (!expected.mountable) continue;
+        INFO(expected.image << " " << expected.device);
+        auto [it, fresh] = reports.try_emplace(expected.image);
+        if (fresh) it->second = scan_fixture(expected.image);
+        const auto& rows = it->second.rows;
+        auto row = std::find_if(rows.begin(), rows.end(),
+                                [&](const FilesystemRow& r) { return r.device == expected.device; });
+        REQUIRE(row != rows.end());
+        CHECK(row->stat.bsize == expected.stat.bsize);
+        CHECK(row->stat.frsize == expected.stat.frsize);
+        CHECK(row->stat.blocks == expected.stat.blocks);
+        CHECK(row->stat.bfree == expected.stat.bfree);
+        CHECK(row->stat.bavail == expected.stat.bavail);
+        CHECK(row->stat.files == expected.stat.files);
+        CHECK(row->stat.ffree == expected.stat.ffree);
+    }
+}
+
+TEST_CASE("fixtures: no rows beyond the filesystems the kernel knows", "[fixtures]") {
+    // Every recorded filesystem, mountable here or not (ext4 with 64 KiB
+    // blocks is reported, with a warning, though x86 kernels refuse it).
+    std::map<std::string, std::set<std::string>> expected;
+    for (const KernelRecord& r : kernel_records()) expected[r.image].insert(r.device);
+    for (const auto& [image, devices] : expected) {
+        INFO(image);
+        std::set<std::string> found;
+        for (const auto& row : scan_fixture(image).rows) found.insert(row.device);
+        CHECK(found == devices);
+    }
+}
+
+TEST_CASE("fixtures: ext4 with 64 KiB blocks, against mke2fs's own overhead", "[fixtures][ext4]") {
+    // No kernel here mounts it, so the figures are checked against what
+    // mke2fs stored: 4096 blocks, 1044 overhead clusters, 3003 free, 204
+    // reserved, 81 (2%) held back by ext4_set_resv_clusters.
+    const ScanReport report = scan_fixture("ext4-64k.img");
+    REQUIRE(report.rows.size() == 1);
+    CHECK(report.rows[0].stat == StatVfs{65536, 65536, 4096 - 1044, 3003, 3003 - 204 - 81, 4096, 3973});
+    REQUIRE(report.warnings.size() == 1);
+    CHECK_THAT(report.warnings[0], Catch::Contains("refuse to mount"));
+}
