@@ -152,10 +152,9 @@ struct Geometry {
     std::uint64_t gdb_count = 0;           // group descriptor blocks
     std::uint32_t compat = 0, incompat = 0, ro_compat = 0;
 
-    bool has(std::uint32_t Geometry::*set, std::uint32_t flag) const { return (this->*set & flag) != 0; }
-    bool bigalloc() const { return has(&Geometry::ro_compat, kRoCompatBigalloc); }
-    bool meta_bg() const { return has(&Geometry::incompat, kIncompatMetaBg); }
-    bool flex_bg() const { return has(&Geometry::incompat, kIncompatFlexBg); }
+    bool bigalloc() const { return (ro_compat & kRoCompatBigalloc) != 0; }
+    bool meta_bg() const { return (incompat & kIncompatMetaBg) != 0; }
+    bool flex_bg() const { return (incompat & kIncompatFlexBg) != 0; }
     std::uint64_t c2b(std::uint64_t clusters) const { return clusters << cluster_bits; }
     std::uint64_t group_first_block(std::uint64_t g) const {
         return g * blocks_per_group + first_data_block;
@@ -453,8 +452,7 @@ Result<std::uint64_t> journal_blocks(const Device& dev, const Geometry& geo,
                                      const JournalInode& where, const Group& group) {
     // check_group() has put the inode table inside the filesystem.
     const std::uint64_t offset = group.inode_table * geo.block_size + where.index * geo.inode_size;
-    InodeHead inode{};
-    // 128-byte inodes end before i_size_high's neighbours, never before it.
+    InodeHead inode{};  // 0x70 bytes: within even a 128-byte inode
     VMDF_TRY_ASSIGN(auto raw, read_bytes(dev, offset, sizeof inode, sizeof inode));
     std::memcpy(&inode, raw.data(), raw.size());
     const std::uint64_t size =
@@ -467,13 +465,13 @@ Result<Score> probe(const Device& dev) {
     return sb.s_magic.value() == kMagic ? kCertain : kNotMine;
 }
 
-/// "ext2", "ext3" or "ext4", by the features, as blkid names them.
+/// "ext2", "ext3" or "ext4", as blkid names them: ext4 once a feature
+/// beyond ext3's is set (ext3 knows, read-write: sparse_super, large_file,
+/// btree_dir; and: filetype, recover, meta_bg).
 std::string type_name(const Geometry& geo) {
-    constexpr std::uint32_t kExt4Incompat = kIncompatExtents | kIncompat64bit | kIncompatFlexBg |
-                                            0x100 | 0x400 | 0x2000 | 0x4000 | 0x8000 | 0x10000 |
-                                            0x20000;
-    constexpr std::uint32_t kExt4RoCompat = 0x8 | 0x20 | 0x40 | kRoCompatBigalloc | 0x400;
-    if ((geo.incompat & kExt4Incompat) || (geo.ro_compat & kExt4RoCompat)) return "ext4";
+    constexpr std::uint32_t kExt3RoCompat = 0x1 | 0x2 | 0x4;
+    constexpr std::uint32_t kExt3Incompat = 0x2 | kIncompatRecover | kIncompatMetaBg;
+    if ((geo.ro_compat & ~kExt3RoCompat) || (geo.incompat & ~kExt3Incompat)) return "ext4";
     return (geo.compat & kCompatHasJournal) ? "ext3" : "ext2";
 }
 
