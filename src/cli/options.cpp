@@ -17,11 +17,11 @@ po::options_description describe_options() {
     po::options_description desc;
     desc.add_options()
         ("add,a", po::value<std::vector<std::string>>())
-        ("blocksize", po::value<std::vector<std::string>>()->implicit_value({""}, ""))
+        ("blocksize", po::value<std::vector<std::string>>())
         ("connect,c", po::value<std::string>())
         ("csv", po::bool_switch())
         ("domain,d", po::value<std::vector<std::string>>())
-        ("format", po::value<std::vector<std::string>>()->implicit_value({""}, ""))
+        ("format", po::value<std::vector<std::string>>())
         ("human-readable,h", po::bool_switch())
         ("help", po::bool_switch())
         ("inodes,i", po::bool_switch())
@@ -34,6 +34,23 @@ po::options_description describe_options() {
         (",x", po::bool_switch())
         (",P", po::value<std::string>());
     return desc;
+}
+
+/// Stands for "no value" in --format and --blocksize after normalising.
+constexpr const char* kNoValue = "\x01";
+
+/// --format and --blocksize take an optional value, getopt style: only as
+/// "--format=VALUE"; a bare "--format" or an empty "--format=" means "back
+/// to the default", and the next word is never taken as the value. Boost
+/// has no such option kind, so both spellings become "--format=<kNoValue>".
+std::vector<std::string> normalise_optional_values(int argc, const char* const argv[]) {
+    std::vector<std::string> args(argv, argv + argc);
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        if (args[i] == "--") break;
+        for (const char* name : {"--format", "--blocksize"})
+            if (args[i] == name || args[i] == std::string(name) + "=") args[i] = std::string(name) + "=" + kNoValue;
+    }
+    return args;
 }
 
 template <class T>
@@ -53,9 +70,10 @@ Options parse_options(int argc, const char* const argv[]) {
     po::positional_options_description positional;
     positional.add("positional", -1);
 
+    const std::vector<std::string> args = normalise_optional_values(argc, argv);
     po::parsed_options parsed{nullptr};
     try {
-        parsed = po::command_line_parser(argc, argv)
+        parsed = po::command_line_parser(std::vector<std::string>(args.begin() + 1, args.end()))
                      .options(all)
                      .positional(positional)
                      .style(po::command_line_style::unix_style)
@@ -72,7 +90,8 @@ Options parse_options(int argc, const char* const argv[]) {
     bool format_pending = false, blocksize_pending = false;
     std::vector<std::string> positionals;
     for (const po::option& o : parsed.options) {
-        const std::string value = o.value.empty() ? "" : o.value.front();
+        std::string value = o.value.empty() ? "" : o.value.front();
+        if (value == kNoValue) value.clear();
         if (o.string_key == "add") {
             opts.drives.push_back(DriveSpec{value, format, blocksize});
             format_pending = blocksize_pending = false;

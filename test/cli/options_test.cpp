@@ -28,6 +28,17 @@ TEST_CASE("options: --format and --blocksize apply to the -a after them", "[cli]
     CHECK_FALSE(o.drives[2].blocksize);
 }
 
+TEST_CASE("options: --format and --blocksize values only with '='", "[cli]") {
+    const Options o = parse({"--format=raw", "-a", "one.img", "--format=", "-a", "two.img"});
+    REQUIRE(o.drives.size() == 2);
+    CHECK(o.drives[0].format == "raw");
+    CHECK_FALSE(o.drives[1].format);
+    // "three.img" is an extra argument, not the format: with -a given, an error
+    CHECK_THROWS(parse({"-a", "x.img", "--format", "raw"}));
+    const Options b = parse({"--blocksize=4096", "--blocksize=", "-a", "x.img"});
+    CHECK_FALSE(b.drives[0].blocksize);
+}
+
 TEST_CASE("options: a dangling --format or --blocksize is an error", "[cli]") {
     CHECK_THROWS_WITH(parse({"-a", "x.img", "--format=raw"}),
                       "--format parameter must appear before -a parameter");
