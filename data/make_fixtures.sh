@@ -331,5 +331,12 @@ debugfs -w -R "ssv blocks_per_group 0" "$OUT/ext4-corrupt-groups.img" >/dev/null
 sparse_copy "$OUT/ext4-4k.img" "$OUT/ext4-bad-csum.img"
 poke "$OUT/ext4-bad-csum.img" $((1024 + 0x78)) 58
 
+# Fixtures of other filesystems: one file per format in fixtures.d/, run in
+# this shell so they share its helpers and append to MANIFEST.
+for part in "$HERE"/fixtures.d/*.sh; do
+    # shellcheck source=/dev/null
+    [[ -e $part ]] && source "$part"
+done
+
 printf '%s\n' "${MANIFEST[@]}" >"$OUT/manifest.txt"
 echo "$0: wrote ${#MANIFEST[@]} manifest entries to $OUT/manifest.txt"

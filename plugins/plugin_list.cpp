@@ -19,6 +19,8 @@ constinit const PartitionPlugin* const kPartitionPlugins[] = {
 
 constinit const FilesystemPlugin* const kFilesystemPlugins[] = {
     &ext4_plugin,  // ext2, ext3 and ext4
+    &xfs_plugin,
+    &btrfs_plugin,
     &swap_plugin,  // recognised, not listed (virt-df skips swap)
 };
 

@@ -5,6 +5,8 @@
 
 #include "plugins/filesystem/ext4.hpp"
 #include "plugins/filesystem/swap.hpp"
+#include "plugins/filesystem/xfs.hpp"
+#include "plugins/filesystem/btrfs.hpp"
 #include "plugins/image/raw.hpp"
 #include "plugins/partition/gpt.hpp"
 #include "plugins/partition/mbr.hpp"

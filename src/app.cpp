@@ -84,7 +84,7 @@ int run(const Options& opts, std::ostream& out, std::ostream& err) {
         disks.push_back(GuestDisk{drive.path, std::move(*device)});
     }
 
-    const ScanReport report = scan_guest(disks, plugins);
+    const ScanReport report = scan_guest(disks, plugins, ScanOptions{opts.read_write});
     for (const auto& warning : report.warnings) err << "virt-df: warning: " << warning << "\n";
 
     const OutputStyle style{opts.csv, opts.human, opts.inodes};

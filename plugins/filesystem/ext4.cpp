@@ -475,7 +475,7 @@ std::string type_name(const Geometry& geo) {
     return (geo.compat & kCompatHasJournal) ? "ext3" : "ext2";
 }
 
-Result<Filesystem> open(const Device& dev) {
+Result<Filesystem> open(const Device& dev, const FilesystemContext&) {
     VMDF_TRY_ASSIGN(const Geometry geo, read_geometry(dev));
     Filesystem fs;
     fs.type = type_name(geo);

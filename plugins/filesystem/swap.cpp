@@ -55,7 +55,7 @@ Result<Score> probe(const Device& dev) {
     return page ? kCertain : kNotMine;
 }
 
-Result<Filesystem> open(const Device& dev) {
+Result<Filesystem> open(const Device& dev, const FilesystemContext&) {
     VMDF_TRY_ASSIGN(auto page, find_page_size(dev));
     Filesystem fs;
     fs.type = "swap";

@@ -26,6 +26,7 @@ po::options_description describe_options() {
         ("help", po::bool_switch())
         ("inodes,i", po::bool_switch())
         ("long-options", po::bool_switch())
+        ("mount-mode", po::value<std::string>())
         ("one-per-guest", po::bool_switch())
         ("short-options", po::bool_switch())
         ("uuid", po::bool_switch())
@@ -117,6 +118,10 @@ Options parse_options(int argc, const char* const argv[]) {
             auto n = parse_number<std::size_t>(value);
             if (!n) throw UsageError("-P option is not numeric");
             opts.threads = *n;
+        } else if (o.string_key == "mount-mode") {
+            if (value != "ro" && value != "rw")
+                throw UsageError("--mount-mode=" + value + ": must be ro or rw");
+            opts.read_write = value == "rw";
         } else if (o.string_key == "positional") {
             positionals.push_back(value);
         } else if (o.string_key == "csv") {
@@ -182,6 +187,7 @@ std::string usage_text() {
            "  -h|--human-readable  Print sizes in human-readable format\n"
            "  --help               Display brief help\n"
            "  -i|--inodes          Display inodes\n"
+           "  --mount-mode=ro|rw   Figures as for a read-only (default) or read-write mount\n"
            "  --one-per-guest      Separate appliance per guest\n"
            "  -P nr_threads        Use at most nr_threads\n"
            "  --uuid               Print UUIDs instead of names\n"
@@ -193,7 +199,7 @@ std::string usage_text() {
 
 std::string long_options_text() {
     return "--add\n--blocksize\n--connect\n--csv\n--domain\n--format\n--human-readable\n"
-           "--help\n--inodes\n--one-per-guest\n--uuid\n--verbose\n--version\n";
+           "--help\n--inodes\n--mount-mode\n--one-per-guest\n--uuid\n--verbose\n--version\n";
 }
 
 std::string short_options_text() { return "-a\n-c\n-d\n-h\n-i\n-P\n-v\n-V\n-x\n"; }

@@ -43,6 +43,7 @@ struct Options {
     bool uuid = false;
     bool verbose = false;
     bool trace = false;                ///< -x: log every read
+    bool read_write = false;           ///< --mount-mode=rw
     std::size_t threads = 0;           ///< -P, 0 = automatic
 };
 

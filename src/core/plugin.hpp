@@ -85,14 +85,35 @@ struct Filesystem {
     /// false for what virt-df recognises but does not print (swap).
     bool listed = true;
     StatVfs stat;
+    /// btrfs: the paths of the subvolumes other than the default one, in
+    /// the order libguestfs lists them ("home", "snapshots/day1"); each
+    /// becomes a row "btrfsvol:/dev/sdX/PATH" with the same figures.
+    std::vector<std::string> subvolumes;
     std::vector<std::string> warnings;  ///< e.g. "journal needs recovery"
+};
+
+/// A device of the guest with the name it is shown under.
+struct NamedDevice {
+    std::string name;  ///< "/dev/sda2"
+    DevicePtr device;
+};
+
+/// What a filesystem plugin may know beyond the device it opens.
+struct FilesystemContext {
+    /// --mount-mode=rw: the figures of a read-write mount (df inside a
+    /// running guest) rather than a read-only one (libguestfs virt-df).
+    bool read_write = false;
+    /// Every whole disk without a partition table and every partition of
+    /// the guest, for filesystems that span devices (btrfs). Includes the
+    /// device being opened.
+    std::span<const NamedDevice> guest_devices;
 };
 
 struct FilesystemPlugin {
     std::string_view name;
     std::span<const Magic> magics;
     Result<Score> (*probe)(const Device& dev);
-    Result<Filesystem> (*open)(const Device& dev);
+    Result<Filesystem> (*open)(const Device& dev, const FilesystemContext& context);
 };
 
 // --- Volume managers (LVM2, MD RAID: later issues) ---------------------------------

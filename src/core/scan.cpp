@@ -24,13 +24,20 @@ bool magics_match(std::span<const Magic> magics, const Device& dev) {
     return false;
 }
 
-/// What the scan collects as it walks one guest.
+/// What the scan collects as it walks one guest, in two passes: first the
+/// devices that may hold a filesystem (whole disks without a partition
+/// table, partitions), then what each of them holds, so that a filesystem
+/// spanning several devices (btrfs) can find its other members.
 class GuestScan {
 public:
-    GuestScan(const PluginSet& plugins) : plugins_(plugins) {}
+    GuestScan(const PluginSet& plugins, const ScanOptions& options)
+        : plugins_(plugins), options_(options) {}
 
-    void scan_disk(const GuestDisk& disk, const std::string& dev_name);
-    void assemble_volumes();
+    /// Pass one: the disk itself, or its partitions.
+    void collect_devices(const GuestDisk& disk, const std::string& dev_name);
+    /// Pass two: a filesystem, a volume-manager member, or nothing, for
+    /// every device collected; then the volumes assembled from members.
+    void scan_contents();
 
     ScanReport finish() {
         ScanReport report;
@@ -43,10 +50,14 @@ public:
     }
 
 private:
-    /// Probes a device that holds no partition table: a filesystem, else a
-    /// volume-manager member. Returns whether anything claimed it.
-    bool scan_content(const std::string& source, const std::string& name, const DevicePtr& dev,
-                      std::vector<FilesystemRow>& rows);
+    struct Candidate {
+        NamedDevice named;
+        std::string source;                 // the image, for messages
+        std::vector<FilesystemRow>* rows;   // where its rows go
+    };
+
+    void scan_content(const Candidate& candidate, std::span<const NamedDevice> guest_devices);
+    void assemble_volumes();
     void warn(const std::string& source, Error error) {
         if (!source.empty()) error.within(source);
         warnings_.push_back(error.to_string());
@@ -60,58 +71,67 @@ private:
     }
 
     const PluginSet& plugins_;
+    const ScanOptions& options_;
+    std::vector<Candidate> whole_disks_, partitions_;
     std::vector<FilesystemRow> whole_rows_, partition_rows_, volume_rows_;
     std::vector<std::string> warnings_;
     std::map<const VolumeManagerPlugin*, std::vector<DevicePtr>> members_;
     std::vector<const VolumeManagerPlugin*> manager_order_;  // first-claim order
 };
 
-bool GuestScan::scan_content(const std::string& source, const std::string& name,
-                             const DevicePtr& dev, std::vector<FilesystemRow>& rows) {
-    auto fs_plugin = choose_plugin(plugins_.filesystems, *dev);
+void GuestScan::scan_content(const Candidate& candidate,
+                             std::span<const NamedDevice> guest_devices) {
+    const std::string& name = candidate.named.name;
+    const Device& dev = *candidate.named.device;
+    const std::string& source = candidate.source;
+    auto fs_plugin = choose_plugin(plugins_.filesystems, dev);
     if (!fs_plugin) {
         warn(source, std::move(fs_plugin).error().within(name));
-        return true;
+        return;
     }
     if (*fs_plugin) {
         const FilesystemPlugin& plugin = **fs_plugin;
-        auto fs = plugin.open(*dev);
+        auto fs = plugin.open(dev, FilesystemContext{options_.read_write, guest_devices});
         if (!fs) {
             warn(source, std::move(fs).error().within(std::string(plugin.name)).within(name));
-            return true;
+            return;
         }
         for (const auto& w : fs->warnings) warn(source, name, plugin.name, w);
         spdlog::debug("{}: {}: bsize {} blocks {} bfree {} bavail {} files {} ffree {}{}",
                       name, fs->type, fs->stat.bsize, fs->stat.blocks, fs->stat.bfree,
                       fs->stat.bavail, fs->stat.files, fs->stat.ffree,
                       fs->listed ? "" : " (not listed)");
-        if (fs->listed) rows.push_back(FilesystemRow{name, fs->type, fs->stat});
-        return true;
+        if (!fs->listed) return;
+        candidate.rows->push_back(FilesystemRow{name, fs->type, fs->stat});
+        // libguestfs lists each non-default btrfs subvolume right after
+        // its device, as a "btrfsvol:" mountable with the same figures.
+        for (const auto& path : fs->subvolumes)
+            candidate.rows->push_back(FilesystemRow{"btrfsvol:" + name + "/" + path, fs->type, fs->stat});
+        return;
     }
-    auto vm_plugin = choose_plugin(plugins_.volume_managers, *dev);
+    auto vm_plugin = choose_plugin(plugins_.volume_managers, dev);
     if (!vm_plugin) {
         warn(source, std::move(vm_plugin).error().within(name));
-        return true;
+        return;
     }
     if (*vm_plugin) {
         spdlog::debug("{}: member of {}", name, (*vm_plugin)->name);
         auto [it, inserted] = members_.try_emplace(*vm_plugin);
         if (inserted) manager_order_.push_back(*vm_plugin);
-        it->second.push_back(dev);
-        return true;
+        it->second.push_back(candidate.named.device);
+        return;
     }
     spdlog::debug("{}: no filesystem or volume found", name);
-    return false;
 }
 
-void GuestScan::scan_disk(const GuestDisk& disk, const std::string& dev_name) {
+void GuestScan::collect_devices(const GuestDisk& disk, const std::string& dev_name) {
     auto table_plugin = choose_plugin(plugins_.partitions, *disk.device);
     if (!table_plugin) {
         warn(disk.source, std::move(table_plugin).error().within(dev_name));
         return;
     }
     if (!*table_plugin) {
-        scan_content(disk.source, dev_name, disk.device, whole_rows_);
+        whole_disks_.push_back(Candidate{{dev_name, disk.device}, disk.source, &whole_rows_});
         return;
     }
     const PartitionPlugin& plugin = **table_plugin;
@@ -150,8 +170,17 @@ void GuestScan::scan_disk(const GuestDisk& disk, const std::string& dev_name) {
             warn(disk.source, std::move(slice).error().within(part_name));
             continue;
         }
-        scan_content(disk.source, part_name, *slice, partition_rows_);
+        partitions_.push_back(Candidate{{part_name, *slice}, disk.source, &partition_rows_});
     }
+}
+
+void GuestScan::scan_contents() {
+    std::vector<NamedDevice> guest_devices;
+    for (const auto* list : {&whole_disks_, &partitions_})
+        for (const Candidate& c : *list) guest_devices.push_back(c.named);
+    for (const auto* list : {&whole_disks_, &partitions_})
+        for (const Candidate& c : *list) scan_content(c, guest_devices);
+    assemble_volumes();
 }
 
 void GuestScan::assemble_volumes() {
@@ -163,7 +192,10 @@ void GuestScan::assemble_volumes() {
             warn("", std::move(volumes).error().within(std::string(plugin->name)));
             continue;
         }
-        for (const LogicalVolume& lv : *volumes) scan_content("", lv.name, lv.device, volume_rows_);
+        std::vector<NamedDevice> lv_devices;
+        for (const LogicalVolume& lv : *volumes) lv_devices.push_back({lv.name, lv.device});
+        for (const NamedDevice& lv : lv_devices)
+            scan_content(Candidate{lv, "", &volume_rows_}, lv_devices);
     }
 }
 
@@ -217,10 +249,11 @@ template Result<const FilesystemPlugin*> choose_plugin(std::span<const Filesyste
 template Result<const VolumeManagerPlugin*> choose_plugin(
     std::span<const VolumeManagerPlugin* const>, const Device&);
 
-ScanReport scan_guest(std::span<const GuestDisk> disks, const PluginSet& plugins) {
-    GuestScan scan(plugins);
-    for (std::size_t i = 0; i < disks.size(); ++i) scan.scan_disk(disks[i], disk_device_name(i));
-    scan.assemble_volumes();
+ScanReport scan_guest(std::span<const GuestDisk> disks, const PluginSet& plugins,
+                      const ScanOptions& options) {
+    GuestScan scan(plugins, options);
+    for (std::size_t i = 0; i < disks.size(); ++i) scan.collect_devices(disks[i], disk_device_name(i));
+    scan.scan_contents();
     return scan.finish();
 }
 

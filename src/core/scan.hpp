@@ -52,6 +52,11 @@ std::string disk_device_name(std::size_t index);
 template <class Plugin>
 Result<const Plugin*> choose_plugin(std::span<const Plugin* const> plugins, const Device& dev);
 
-ScanReport scan_guest(std::span<const GuestDisk> disks, const PluginSet& plugins);
+struct ScanOptions {
+    bool read_write = false;  ///< --mount-mode=rw (see FilesystemContext)
+};
+
+ScanReport scan_guest(std::span<const GuestDisk> disks, const PluginSet& plugins,
+                      const ScanOptions& options = {});
 
 }  // namespace vmdf

@@ -76,6 +76,13 @@ TEST_CASE("options: flags, bundled short options and -P", "[cli]") {
     CHECK_THROWS_WITH(parse({"-P", "many"}), "-P option is not numeric");
 }
 
+TEST_CASE("options: --mount-mode", "[cli]") {
+    CHECK_FALSE(parse({"-a", "x"}).read_write);
+    CHECK_FALSE(parse({"--mount-mode=ro", "-a", "x"}).read_write);
+    CHECK(parse({"--mount-mode", "rw", "-a", "x"}).read_write);
+    CHECK_THROWS_WITH(parse({"--mount-mode=rx", "-a", "x"}), "--mount-mode=rx: must be ro or rw");
+}
+
 TEST_CASE("options: actions", "[cli]") {
     CHECK(parse({"--help"}).action == Options::Action::help);
     CHECK(parse({"-V"}).action == Options::Action::version);

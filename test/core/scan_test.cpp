@@ -17,7 +17,7 @@ namespace {
 
 // "FAKEFS" at 0, then the block count as a byte at 8.
 Result<Score> fake_fs_probe(const Device&) { return 50; }
-Result<Filesystem> fake_fs_open(const Device& dev) {
+Result<Filesystem> fake_fs_open(const Device& dev, const FilesystemContext&) {
     std::vector<std::byte> b(9);
     VMDF_TRY(dev.read(0, b));
     Filesystem fs;
@@ -25,7 +25,7 @@ Result<Filesystem> fake_fs_open(const Device& dev) {
     fs.stat = StatVfs{1024, 1024, std::to_integer<std::uint64_t>(b[8]), 1, 1, 0, 0};
     return fs;
 }
-Result<Filesystem> broken_fs_open(const Device&) { return fail(Errc::corrupt, "bad thing", 0x10); }
+Result<Filesystem> broken_fs_open(const Device&, const FilesystemContext&) { return fail(Errc::corrupt, "bad thing", 0x10); }
 
 constexpr Magic kFakeMagics[] = {{0, "FAKEFS"sv}};
 constexpr Magic kBrokenMagics[] = {{0, "BROKEN"sv}};

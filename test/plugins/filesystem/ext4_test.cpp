@@ -25,7 +25,7 @@ void reseal(PatchedDevice& dev) {
 
 /// The error from opening `dev`, which must fail.
 Error open_error(const Device& dev) {
-    auto fs = ext4_plugin.open(dev);
+    auto fs = ext4_plugin.open(dev, {});
     REQUIRE_FALSE(fs);
     return fs.error();
 }
@@ -33,9 +33,9 @@ Error open_error(const Device& dev) {
 }  // namespace
 
 TEST_CASE("ext4: names the variant by its features", "[ext4]") {
-    CHECK(ext4_plugin.open(*open_fixture("ext2-1k.img"))->type == "ext2");
-    CHECK(ext4_plugin.open(*open_fixture("ext3-2k.img"))->type == "ext3");
-    CHECK(ext4_plugin.open(*open_fixture("ext4-4k.img"))->type == "ext4");
+    CHECK(ext4_plugin.open(*open_fixture("ext2-1k.img"), {})->type == "ext2");
+    CHECK(ext4_plugin.open(*open_fixture("ext3-2k.img"), {})->type == "ext3");
+    CHECK(ext4_plugin.open(*open_fixture("ext4-4k.img"), {})->type == "ext4");
 }
 
 TEST_CASE("ext4: a bad magic scores 0", "[ext4]") {
@@ -107,7 +107,7 @@ TEST_CASE("ext4: group descriptors pointing outside their group are corrupt", "[
     // ext4-noflexbg has 1 KiB blocks and 64-byte descriptors (64bit): group
     // 1's descriptor is at byte 64 of block 2.
     PatchedDevice dev(open_fixture("ext4-noflexbg.img"));
-    REQUIRE(ext4_plugin.open(dev));
+    REQUIRE(ext4_plugin.open(dev, {}));
     dev.le32(2 * 1024 + 64 + 0x00, 1);  // group 1's block bitmap in group 0
     const Error e = open_error(dev);
     CHECK(e.code == Errc::corrupt);
@@ -120,7 +120,7 @@ TEST_CASE("ext4: the image cut at every structure boundary fails cleanly", "[ext
     for (std::uint64_t size : cuts) {
         INFO("cut at " << size);
         PatchedDevice cut(base, size);
-        auto fs = ext4_plugin.open(cut);
+        auto fs = ext4_plugin.open(cut, {});
         REQUIRE_FALSE(fs);
         CHECK(fs.error().code == Errc::truncated);
     }
@@ -128,7 +128,7 @@ TEST_CASE("ext4: the image cut at every structure boundary fails cleanly", "[ext
 
 TEST_CASE("ext4: an unclean journal is reported, figures still given", "[ext4]") {
     PatchedDevice dev(open_fixture("ext4-4k.img"));
-    auto clean = ext4_plugin.open(dev);
+    auto clean = ext4_plugin.open(dev, {});
     REQUIRE(clean);
     CHECK(clean->warnings.empty());
     std::vector<std::byte> raw(4);
@@ -139,7 +139,7 @@ TEST_CASE("ext4: an unclean journal is reported, figures still given", "[ext4]")
                                    std::to_integer<std::uint32_t>(raw[3]) << 24;
     dev.le32(kSb + 0x60, features | 0x4);
     reseal(dev);
-    auto dirty = ext4_plugin.open(dev);
+    auto dirty = ext4_plugin.open(dev, {});
     REQUIRE(dirty);
     REQUIRE(dirty->warnings.size() == 1);
     CHECK_THAT(dirty->warnings[0], Catch::Contains("needs recovery"));

@@ -12,7 +12,7 @@ TEST_CASE("swap: recognised and not listed", "[swap]") {
     b.put(4086, "SWAPSPACE2").le32(1024, 1).le32(1028, 15).le32(1032, 1);
     auto dev = b.device();
     REQUIRE(*swap_plugin.probe(*dev) == kCertain);
-    auto fs = swap_plugin.open(*dev);
+    auto fs = swap_plugin.open(*dev, {});
     REQUIRE(fs);
     CHECK_FALSE(fs->listed);
     CHECK(fs->type == "swap");
@@ -24,7 +24,7 @@ TEST_CASE("swap: recognised and not listed", "[swap]") {
 TEST_CASE("swap: a big-endian header and 64K pages", "[swap]") {
     ImageBuilder b(256 << 10);
     b.put(65526, "SWAPSPACE2").u8(1027, 1).u8(1031, 3);
-    auto fs = swap_plugin.open(*b.device());
+    auto fs = swap_plugin.open(*b.device(), {});
     REQUIRE(fs);
     CHECK(fs->stat.bsize == 65536);
     CHECK(fs->stat.blocks == 3);

@@ -1,0 +1,1 @@
+# btrfs fixtures (sourced by make_fixtures.sh): being written

@@ -1,0 +1,1 @@
+# xfs fixtures (sourced by make_fixtures.sh): being written
