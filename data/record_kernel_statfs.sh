@@ -1,25 +1,39 @@
 #!/bin/bash
-# record_kernel_statfs.sh FIXTUREDIR
+# record_kernel_statfs.sh [--rw] [--type REGEX] FIXTUREDIR
 #
-# The "oracle" for virt-df's tests: loop-mounts, read-only, every filesystem
-# listed in FIXTUREDIR/manifest.txt (written by make_fixtures.sh) and prints
-# what the running kernel's statvfs() reports for it, one line each:
+# The "oracle" for virt-df's tests: loop-mounts every filesystem listed in
+# FIXTUREDIR/manifest.txt (written by make_fixtures.sh) whose FSTYPE matches
+# REGEX (default: all), and prints what the running kernel's statvfs()
+# reports for it, one line each:
 #
 #   IMAGE DEVICE f_bsize f_frsize f_blocks f_bfree f_bavail f_files f_ffree
 #
 # or "IMAGE DEVICE unmountable" if the kernel refuses the filesystem.
-# The output is what data/expected-statfs.txt holds (minus its header).
+# data/expected/*.txt hold this output (minus their headers), one file per
+# format; *-rw.txt the same for read-write mounts.
+#
+# A DEVICE of the form btrfsvol:/dev/sdX/PATH is the btrfs subvolume PATH,
+# mounted with -o subvol=PATH.
 #
 # Needs root and loop devices; exits 77 (the "skip" code of meson/automake)
-# otherwise.  Images are never modified: the mounts are read-only, which
-# also makes mount(8) attach the loop device read-only.  We deliberately do
-# not fall back to options such as "noload" because they change the figures
-# we are trying to record.
+# otherwise.  Images are never modified: read-only mounts attach the loop
+# device read-only, and --rw mounts a sparse copy of the image, which is
+# then thrown away.  We deliberately do not fall back to options such as
+# "noload" because they change the figures we are trying to record.
 
 set -euo pipefail
 
+MODE=ro
+TYPES=".*"
+while [[ $# -gt 1 ]]; do
+    case $1 in
+        --rw) MODE=rw; shift ;;
+        --type) TYPES=$2; shift 2 ;;
+        *) break ;;
+    esac
+done
 if [[ $# -ne 1 ]]; then
-    echo "usage: $0 FIXTUREDIR" >&2
+    echo "usage: $0 [--rw] [--type REGEX] FIXTUREDIR" >&2
     exit 2
 fi
 FIX=$1
@@ -54,7 +68,7 @@ release() {
     fi
     LOOPDEV=""
 }
-trap 'release; rm -f "$MNT.err"; rmdir "$MNT"' EXIT
+trap 'release; rm -f "$MNT.err" "$MNT.img"; rmdir "$MNT"' EXIT
 
 # Python reports f_bsize and f_frsize unambiguously; stat -f is the fallback
 # (%s = f_bsize, %S = f_frsize in GNU stat's statvfs mode).
@@ -70,13 +84,21 @@ print(s.f_bsize, s.f_frsize, s.f_blocks, s.f_bfree, s.f_bavail, s.f_files, s.f_f
 
 while read -r img dev off len fstype; do
     [[ -z $img || $img == \#* ]] && continue
+    [[ $fstype =~ ^($TYPES)$ ]] || continue
+    opts="loop,offset=$off,sizelimit=$len"
+    [[ $dev == btrfsvol:* ]] && opts+=",subvol=${dev#btrfsvol:/dev/*/}"
+    source_img=$FIX/$img
+    if [[ $MODE == rw ]]; then
+        cp --sparse=always "$FIX/$img" "$MNT.img"
+        source_img=$MNT.img
+    fi
     # No -t: let mount probe, as a user would.  On kernels built with
     # EXT4_USE_FOR_EXT2 the ext4 driver handles ext2/ext3 too.
-    if mount -o "ro,loop,offset=$off,sizelimit=$len" "$FIX/$img" "$MNT" \
-        </dev/null 2>"$MNT.err"; then
+    if mount -o "$MODE,$opts" "$source_img" "$MNT" </dev/null 2>"$MNT.err"; then
         LOOPDEV=$(findmnt -n -o SOURCE --mountpoint "$MNT")
         echo "$img $dev $(read_statvfs "$MNT")"
         release
+        rm -f "$MNT.img"
     else
         echo "$img $dev unmountable"
         echo "$0: $img $dev ($fstype): $(tr '\n' ' ' <"$MNT.err")" >&2

@@ -14,22 +14,20 @@ using namespace vmdf::test;
 
 namespace {
 
-ScanReport scan_fixture(const std::string& image) {
+ScanReport scan_fixture(const std::string& image, bool read_write = false) {
     std::vector<GuestDisk> disks{{image, open_fixture(image)}};
-    return scan_guest(disks, builtin_plugins());
+    return scan_guest(disks, builtin_plugins(), ScanOptions{read_write});
 }
 
-}  // namespace
-
-TEST_CASE("fixtures: every figure equals the kernel's", "[fixtures][kernel]") {
-    const auto records = kernel_records();
+void check_against_kernel(bool read_write) {
+    const auto records = kernel_records(read_write);
     REQUIRE(records.size() >= 20);
     std::map<std::string, ScanReport> reports;
     for (const KernelRecord& expected : records) {
         if (!expected.mountable) continue;
-        INFO(expected.image << " " << expected.device);
+        INFO(expected.image << " " << expected.device << (read_write ? " (rw)" : " (ro)"));
         auto [it, fresh] = reports.try_emplace(expected.image);
-        if (fresh) it->second = scan_fixture(expected.image);
+        if (fresh) it->second = scan_fixture(expected.image, read_write);
         const auto& rows = it->second.rows;
         auto row = std::find_if(rows.begin(), rows.end(),
                                 [&](const FilesystemRow& r) { return r.device == expected.device; });
@@ -42,6 +40,17 @@ TEST_CASE("fixtures: every figure equals the kernel's", "[fixtures][kernel]") {
         CHECK(row->stat.files == expected.stat.files);
         CHECK(row->stat.ffree == expected.stat.ffree);
     }
+}
+
+}  // namespace
+
+TEST_CASE("fixtures: every figure equals the kernel's, read-only", "[fixtures][kernel]") {
+    check_against_kernel(false);
+}
+
+TEST_CASE("fixtures: every figure equals the kernel's, read-write (--mount-mode=rw)",
+          "[fixtures][kernel]") {
+    check_against_kernel(true);
 }
 
 TEST_CASE("fixtures: no rows beyond the filesystems the kernel knows", "[fixtures]") {

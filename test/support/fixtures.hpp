@@ -3,7 +3,9 @@
 // the tests run) and the figures the kernel reported for them.
 #pragma once
 
+#include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -31,19 +33,14 @@ inline DevicePtr open_fixture(const std::string& name) {
     return *dev;
 }
 
-/// One line of data/expected-statfs.txt.
+/// One line of data/expected/*.txt.
 struct KernelRecord {
     std::string image, device;
     bool mountable = true;
     StatVfs stat;
 };
 
-inline std::vector<KernelRecord> kernel_records() {
-    const char* path = std::getenv("VIRT_DF_EXPECTED");
-    REQUIRE(path != nullptr);
-    std::ifstream in(path);
-    REQUIRE(in);
-    std::vector<KernelRecord> records;
+inline void append_records(std::istream& in, std::vector<KernelRecord>& records) {
     std::string line;
     while (std::getline(in, line)) {
         if (line.empty() || line[0] == '#') continue;
@@ -60,6 +57,27 @@ inline std::vector<KernelRecord> kernel_records() {
                 r.stat.files >> r.stat.ffree;
         }
         records.push_back(r);
+    }
+}
+
+/// Every record of data/expected/: FORMAT.txt for read-only mounts,
+/// FORMAT-rw.txt for read-write ones.
+inline std::vector<KernelRecord> kernel_records(bool read_write = false) {
+    const char* dir = std::getenv("VIRT_DF_EXPECTED");
+    REQUIRE(dir != nullptr);
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+        const std::string name = entry.path().filename().string();
+        const bool rw_file = name.ends_with("-rw.txt");
+        if (name.ends_with(".txt") && rw_file == read_write) files.push_back(entry.path());
+    }
+    std::sort(files.begin(), files.end());
+    REQUIRE_FALSE(files.empty());
+    std::vector<KernelRecord> records;
+    for (const auto& file : files) {
+        std::ifstream in(file);
+        REQUIRE(in);
+        append_records(in, records);
     }
     return records;
 }
