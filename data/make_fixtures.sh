@@ -17,7 +17,7 @@
 #    inode-table/journal initialisation so almost nothing is written.
 #
 # The expected kernel figures for these images live in
-# data/expected-statfs.txt and are produced by data/record_kernel_statfs.sh.
+# data/expected/*.txt and are produced by data/record_kernel_statfs.sh.
 
 set -euo pipefail
 

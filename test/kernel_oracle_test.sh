@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # The kernel as the oracle, live: where this runs as root with loop devices,
 # (1) mount every fixture read-only again and check that the recorded
-# figures (data/expected-statfs.txt) are still what the kernel says, and
+# figures (data/expected/*.txt) are still what the kernel says, and
 # (2) check virt-df's own printed figures against `df` on those mounts.
 # Elsewhere it is skipped (exit 77), and the recorded figures stand in.
 set -euo pipefail

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // Every fixture, scanned whole, against the figures the kernel reported when
-// it mounted the same filesystem read-only (data/expected-statfs.txt).
+// it mounted the same filesystem read-only (data/expected/*.txt).
 #include <catch2/catch.hpp>
 
 #include <map>
