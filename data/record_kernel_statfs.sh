@@ -15,6 +15,11 @@
 # A DEVICE of the form btrfsvol:/dev/sdX/PATH is the btrfs subvolume PATH,
 # mounted with -o subvol=PATH.
 #
+# An optional sixth manifest column holds extra mount options; in it,
+# @IMAGE or @IMAGE:OFFSET:LENGTH stands for a loop device made for that
+# (part of a) fixture file: "logdev=@xfs-log.img" for an external XFS log,
+# "device=@raid1.img:1048576:67108864" for another btrfs member.
+#
 # Needs root and loop devices; exits 77 (the "skip" code of meson/automake)
 # otherwise.  Images are never modified: read-only mounts attach the loop
 # device read-only, and --rw mounts a sparse copy of the image, which is
@@ -55,6 +60,31 @@ fi
 
 MNT=$(mktemp -d "${TMPDIR:-/tmp}/virt-df-oracle.XXXXXX")
 LOOPDEV=""
+EXTRA_LOOPS=()
+
+# Replaces each @IMAGE[:OFFSET:LENGTH] in $1 by a loop device over it (over
+# a sparse copy in rw mode) and prints the result.
+expand_devices() {
+    local opts=$1 out="" item spec img off len file loop
+    IFS=, read -ra items <<<"$opts"
+    for item in "${items[@]}"; do
+        if [[ $item == *=@* ]]; then
+            spec=${item#*=@}
+            IFS=: read -r img off len <<<"$spec"
+            file=$FIX/$img
+            if [[ $MODE == rw ]]; then
+                cp --sparse=always "$file" "$MNT.extra.${#EXTRA_LOOPS[@]}"
+                file=$MNT.extra.${#EXTRA_LOOPS[@]}
+            fi
+            loop=$(losetup -f --show ${off:+--offset "$off"} ${len:+--sizelimit "$len"} \
+                   $([[ $MODE == ro ]] && echo -r) "$file")
+            EXTRA_LOOPS+=("$loop")
+            item=${item%%=@*}=$loop
+        fi
+        out+=${out:+,}$item
+    done
+    echo "$out"
+}
 
 # Undo whatever is currently set up, also on error or Ctrl-C.  mount(8)
 # sets autoclear on loop devices it creates, so unmounting normally frees
@@ -67,6 +97,10 @@ release() {
         losetup -d "$LOOPDEV" 2>/dev/null || true
     fi
     LOOPDEV=""
+    local loop
+    for loop in "${EXTRA_LOOPS[@]}"; do losetup -d "$loop" 2>/dev/null || true; done
+    EXTRA_LOOPS=()
+    rm -f "$MNT".extra.*
 }
 trap 'release; rm -f "$MNT.err" "$MNT.img"; rmdir "$MNT"' EXIT
 
@@ -82,10 +116,11 @@ print(s.f_bsize, s.f_frsize, s.f_blocks, s.f_bfree, s.f_bavail, s.f_files, s.f_f
     fi
 }
 
-while read -r img dev off len fstype; do
+while read -r img dev off len fstype extra; do
     [[ -z $img || $img == \#* ]] && continue
     [[ $fstype =~ ^($TYPES)$ ]] || continue
     opts="loop,offset=$off,sizelimit=$len"
+    [[ -n ${extra:-} ]] && opts+=",$(expand_devices "$extra")"
     [[ $dev == btrfsvol:* ]] && opts+=",subvol=${dev#btrfsvol:/dev/*/}"
     source_img=$FIX/$img
     if [[ $MODE == rw ]]; then
@@ -102,6 +137,7 @@ while read -r img dev off len fstype; do
     else
         echo "$img $dev unmountable"
         echo "$0: $img $dev ($fstype): $(tr '\n' ' ' <"$MNT.err")" >&2
+        release
     fi
     rm -f "$MNT.err"
 done <"$FIX/manifest.txt"
