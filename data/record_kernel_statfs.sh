@@ -21,9 +21,11 @@
 # "device=@raid1.img:1048576:67108864" for another btrfs member.
 #
 # Needs root and loop devices; exits 77 (the "skip" code of meson/automake)
-# otherwise.  Images are never modified: read-only mounts attach the loop
-# device read-only, and --rw mounts a sparse copy of the image, which is
-# then thrown away.  We deliberately do not fall back to options such as
+# otherwise.  Images are never modified: every mount is of a sparse copy,
+# thrown away after.  The copy's loop device is writable even for a
+# read-only mount, because that is what libguestfs virt-df measures: it
+# mounts read-only, but on a writable overlay.  (btrfs reports less
+# Available on a read-only device: its block groups all become read-only.)  We deliberately do not fall back to options such as
 # "noload" because they change the figures we are trying to record.
 
 set -euo pipefail
@@ -63,7 +65,8 @@ LOOPDEV=""
 EXTRA_LOOPS=()
 
 # Replaces each @IMAGE[:OFFSET:LENGTH] in $1 by a loop device over it (over
-# a sparse copy in rw mode) and prints the result.
+# a sparse copy in rw mode) and leaves the result in EXPANDED. Not called
+# in $(...): the loop devices must be remembered in EXTRA_LOOPS, here.
 expand_devices() {
     local opts=$1 out="" item spec img off len file loop
     IFS=, read -ra items <<<"$opts"
@@ -72,18 +75,15 @@ expand_devices() {
             spec=${item#*=@}
             IFS=: read -r img off len <<<"$spec"
             file=$FIX/$img
-            if [[ $MODE == rw ]]; then
-                cp --sparse=always "$file" "$MNT.extra.${#EXTRA_LOOPS[@]}"
-                file=$MNT.extra.${#EXTRA_LOOPS[@]}
-            fi
-            loop=$(losetup -f --show ${off:+--offset "$off"} ${len:+--sizelimit "$len"} \
-                   $([[ $MODE == ro ]] && echo -r) "$file")
+            cp --sparse=always "$file" "$MNT.extra.${#EXTRA_LOOPS[@]}"
+            file=$MNT.extra.${#EXTRA_LOOPS[@]}
+            loop=$(losetup -f --show ${off:+--offset "$off"} ${len:+--sizelimit "$len"} "$file")
             EXTRA_LOOPS+=("$loop")
             item=${item%%=@*}=$loop
         fi
         out+=${out:+,}$item
     done
-    echo "$out"
+    EXPANDED=$out
 }
 
 # Undo whatever is currently set up, also on error or Ctrl-C.  mount(8)
@@ -119,25 +119,24 @@ print(s.f_bsize, s.f_frsize, s.f_blocks, s.f_bfree, s.f_bavail, s.f_files, s.f_f
 while read -r img dev off len fstype extra; do
     [[ -z $img || $img == \#* ]] && continue
     [[ $fstype =~ ^($TYPES)$ ]] || continue
-    opts="loop,offset=$off,sizelimit=$len"
-    [[ -n ${extra:-} ]] && opts+=",$(expand_devices "$extra")"
-    [[ $dev == btrfsvol:* ]] && opts+=",subvol=${dev#btrfsvol:/dev/*/}"
-    source_img=$FIX/$img
-    if [[ $MODE == rw ]]; then
-        cp --sparse=always "$FIX/$img" "$MNT.img"
-        source_img=$MNT.img
+    opts=$MODE
+    if [[ -n ${extra:-} ]]; then
+        expand_devices "$extra"
+        opts+=",$EXPANDED"
     fi
+    [[ $dev == btrfsvol:* ]] && opts+=",subvol=${dev#btrfsvol:/dev/*/}"
+    cp --sparse=always "$FIX/$img" "$MNT.img"
+    # Our own writable loop device: "mount -o ro,loop" would make it read-only.
+    LOOPDEV=$(losetup -f --show --offset "$off" --sizelimit "$len" "$MNT.img")
     # No -t: let mount probe, as a user would.  On kernels built with
     # EXT4_USE_FOR_EXT2 the ext4 driver handles ext2/ext3 too.
-    if mount -o "$MODE,$opts" "$source_img" "$MNT" </dev/null 2>"$MNT.err"; then
-        LOOPDEV=$(findmnt -n -o SOURCE --mountpoint "$MNT")
+    if mount -o "$opts" "$LOOPDEV" "$MNT" </dev/null 2>"$MNT.err"; then
         echo "$img $dev $(read_statvfs "$MNT")"
-        release
-        rm -f "$MNT.img"
     else
         echo "$img $dev unmountable"
         echo "$0: $img $dev ($fstype): $(tr '\n' ' ' <"$MNT.err")" >&2
-        release
     fi
+    release
+    rm -f "$MNT.img"
     rm -f "$MNT.err"
 done <"$FIX/manifest.txt"

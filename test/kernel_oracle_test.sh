@@ -54,15 +54,22 @@ while read -r image device offset length fstype extra; do
     # Filesystems that need other devices (an external log, more btrfs
     # members) are checked by (1) alone, whose recorder sets those up.
     [[ -n ${extra:-} ]] && continue
-    opts="ro,loop,offset=$offset,sizelimit=$length"
+    opts=ro
     [[ $device == btrfsvol:* ]] && opts+=",subvol=${device#btrfsvol:/dev/*/}"
-    if ! mount -o "$opts" "$fixtures/$image" "$mnt" 2>/dev/null; then
+    # Read-only, on a writable loop device over a copy, as the recorder
+    # does (libguestfs mounts read-only on a writable overlay).
+    cp --sparse=always "$fixtures/$image" "$work/copy.img"
+    loop=$(losetup -f --show --offset "$offset" --sizelimit "$length" "$work/copy.img")
+    if ! mount -o "$opts" "$loop" "$mnt" 2>/dev/null; then
         echo "note: $image $device: the kernel does not mount it here"
+        losetup -d "$loop"
         continue
     fi
     kernel_blocks=$(df -k --output=size,used,avail "$mnt" | tail -1 | awk '{print $1","$2","$3}')
     kernel_inodes=$(df --output=itotal,iused,iavail "$mnt" | tail -1 | awk '{print $1","$2","$3}')
     umount "$mnt"
+    losetup -d "$loop" 2>/dev/null || true
+    rm -f "$work/copy.img"
     ours_blocks=$("$virt_df" --csv -a "$fixtures/$image" 2>/dev/null |
                   awk -F, -v d="$device" '$2 == d {print $3","$4","$5}')
     ours_inodes=$("$virt_df" --csv -i -a "$fixtures/$image" 2>/dev/null |
