@@ -21,6 +21,9 @@ constinit const FilesystemPlugin* const kFilesystemPlugins[] = {
     &ext4_plugin,  // ext2, ext3 and ext4
     &xfs_plugin,
     &btrfs_plugin,
+    &ntfs_plugin,   // NTFS, FAT and exFAT boot sectors all end in 55 AA:
+    &exfat_plugin,  // each probe checks its own OEM name and geometry,
+    &fat_plugin,    // so they never tie
     &swap_plugin,  // recognised, not listed (virt-df skips swap)
 };
 

@@ -1,0 +1,1 @@
+# fat fixtures (sourced by make_fixtures.sh): being written

@@ -1,0 +1,1 @@
+# ntfs fixtures (sourced by make_fixtures.sh): being written
