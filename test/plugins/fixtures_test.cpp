@@ -53,6 +53,24 @@ TEST_CASE("fixtures: every figure equals the kernel's, read-write (--mount-mode=
     check_against_kernel(true);
 }
 
+TEST_CASE("fixtures: every figure equals the format's own tools where the kernel has no driver",
+          "[fixtures][fat][exfat]") {
+    const auto by_file = tool_records();
+    REQUIRE(by_file.count("fat.txt") == 1);
+    REQUIRE(by_file.count("exfat.txt") == 1);
+    for (const auto& [file, records] : by_file) {
+        REQUIRE(records.size() >= 5);
+        for (const KernelRecord& expected : records) {
+            INFO(file << ": " << expected.image << " " << expected.device);
+            const ScanReport report = scan_fixture(expected.image);
+            auto row = std::find_if(report.rows.begin(), report.rows.end(),
+                                    [&](const FilesystemRow& r) { return r.device == expected.device; });
+            REQUIRE(row != report.rows.end());
+            CHECK(row->stat == expected.stat);
+        }
+    }
+}
+
 TEST_CASE("fixtures: no rows beyond the filesystems the kernel knows", "[fixtures]") {
     // Every recorded filesystem, mountable here or not (ext4 with 64 KiB
     // blocks is reported, with a warning, though x86 kernels refuse it).

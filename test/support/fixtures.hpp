@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -80,6 +81,27 @@ inline std::vector<KernelRecord> kernel_records(bool read_write = false) {
         append_records(in, records);
     }
     return records;
+}
+
+/// Figures taken from a format's own tools where this kernel has no driver
+/// (FAT: fsck.fat -v, exFAT: dump.exfat): the "#tools IMAGE DEVICE ..."
+/// lines of data/expected/*.txt, by file name.
+inline std::map<std::string, std::vector<KernelRecord>> tool_records() {
+    const char* dir = std::getenv("VIRT_DF_EXPECTED");
+    REQUIRE(dir != nullptr);
+    std::map<std::string, std::vector<KernelRecord>> by_file;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+        std::ifstream in(entry.path());
+        REQUIRE(in);
+        std::stringstream tools;
+        std::string line;
+        while (std::getline(in, line))
+            if (line.starts_with("#tools ")) tools << line.substr(7) << "\n";
+        std::vector<KernelRecord> records;
+        append_records(tools, records);
+        if (!records.empty()) by_file[entry.path().filename().string()] = std::move(records);
+    }
+    return by_file;
 }
 
 }  // namespace vmdf::test

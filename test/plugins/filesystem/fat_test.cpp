@@ -25,34 +25,6 @@ Error open_error(const Device& dev) {
     REQUIRE_FALSE(fs);
     return fs.error();
 }
-
-
-/// The figures recorded on the "#tools" lines of data/expected/FILE (taken
-/// from the format's own tools where this kernel has no driver), each
-/// checked against the row a scan of the whole fixture prints.
-void check_tool_records(const std::string& file) {
-    const char* dir = std::getenv("VIRT_DF_EXPECTED");
-    REQUIRE(dir != nullptr);
-    std::ifstream in(std::string(dir) + "/" + file);
-    REQUIRE(in);
-    std::stringstream tools;
-    std::string line;
-    while (std::getline(in, line))
-        if (line.starts_with("#tools ")) tools << line.substr(7) << "\n";
-    std::vector<KernelRecord> records;
-    append_records(tools, records);
-    REQUIRE(records.size() >= 5);
-    for (const KernelRecord& expected : records) {
-        INFO(file << ": " << expected.image << " " << expected.device);
-        std::vector<GuestDisk> disks{{expected.image, open_fixture(expected.image)}};
-        const ScanReport report = scan_guest(disks, builtin_plugins(), ScanOptions{false});
-        auto row =
-            std::find_if(report.rows.begin(), report.rows.end(),
-                         [&](const FilesystemRow& r) { return r.device == expected.device; });
-        REQUIRE(row != report.rows.end());
-        CHECK(row->stat == expected.stat);
-    }
-}
 }  // namespace
 
 TEST_CASE("fat: every variant opens and is named vfat", "[fat]") {
@@ -223,8 +195,4 @@ TEST_CASE("fat: the image cut short fails cleanly", "[fat][corrupt]") {
             CHECK(fs.error().code == Errc::truncated);
         }
     }
-}
-
-TEST_CASE("fat: every fixture's figures equal those of the fsck.fat -v report", "[fixtures][fat]") {
-    check_tool_records("fat.txt");
 }
