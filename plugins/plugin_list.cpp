@@ -9,6 +9,8 @@ namespace vmdf {
 namespace {
 
 constinit const ImagePlugin* const kImagePlugins[] = {
+    &qcow2_plugin,
+    &ploop_plugin,  // ploop images and DiskDescriptor.xml
     &raw_plugin,  // scores 1: anything else that claims a file wins
 };
 
@@ -24,13 +26,24 @@ constinit const FilesystemPlugin* const kFilesystemPlugins[] = {
     &ntfs_plugin,   // NTFS, FAT and exFAT boot sectors all end in 55 AA:
     &exfat_plugin,  // each probe checks its own OEM name and geometry,
     &fat_plugin,    // so they never tie
+    &f2fs_plugin,
+    &iso9660_plugin,
+    &hfsplus_plugin,
+    &ufs_plugin,
+    &luks_plugin,       // recognised and warned about: encrypted, no row
+    &bitlocker_plugin,  // likewise
     &swap_plugin,  // recognised, not listed (virt-df skips swap)
+};
+
+constinit const VolumeManagerPlugin* const kVolumeManagerPlugins[] = {
+    &lvm_plugin,
+    &md_plugin,
 };
 
 }  // namespace
 
 PluginSet builtin_plugins() {
-    return PluginSet{kImagePlugins, kPartitionPlugins, kFilesystemPlugins, {}};
+    return PluginSet{kImagePlugins, kPartitionPlugins, kFilesystemPlugins, kVolumeManagerPlugins};
 }
 
 }  // namespace vmdf

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config.h"
+#include "core/image.hpp"
 #include "core/scan.hpp"
 #include "output/writer.hpp"
 
@@ -25,33 +26,6 @@ void set_up_logging(const Options& opts) {
                       : opts.trace ? spdlog::level::info
                                    : spdlog::level::warn);
     set_read_tracing(opts.trace);
-}
-
-/// Opens one -a image and unwraps its container. Errors name the path.
-Result<DevicePtr> open_drive(const DriveSpec& drive, const PluginSet& plugins) {
-    auto file = FileDevice::open(drive.path, drive.blocksize.value_or(0));
-    if (!file) return std::move(file).failure();
-    DevicePtr device = std::move(*file);
-
-    const ImagePlugin* format = nullptr;
-    if (drive.format) {
-        for (const ImagePlugin* p : plugins.images)
-            if (p->name == *drive.format) format = p;
-        if (!format) {
-            std::string known;
-            for (const ImagePlugin* p : plugins.images) known += (known.empty() ? "" : ", ") + std::string(p->name);
-            return fail(Errc::unsupported,
-                        fmt::format("unknown disk format '{}' (this build reads: {})", *drive.format, known));
-        }
-    } else {
-        auto chosen = choose_plugin(plugins.images, *device);
-        if (!chosen) return std::move(chosen).failure();
-        format = *chosen;
-    }
-    spdlog::debug("{}: format {}", drive.path, format->name);
-    auto opened = format->open(device);
-    if (!opened) return fail(std::move(opened.error().within(std::string(format->name))));
-    return opened;
 }
 
 }  // namespace
@@ -76,7 +50,12 @@ int run(const Options& opts, std::ostream& out, std::ostream& err) {
     const PluginSet plugins = builtin_plugins();
     std::vector<GuestDisk> disks;
     for (const DriveSpec& drive : opts.drives) {
-        auto device = open_drive(drive, plugins);
+        std::vector<std::string> image_warnings;
+        auto device = open_image(ImageRequest{drive.path, drive.format.value_or(""),
+                                              drive.blocksize.value_or(0), drive.snapshot.value_or("")},
+                                 plugins.images, image_warnings);
+        for (const auto& warning : image_warnings)
+            err << "virt-df: warning: " << drive.path << ": " << warning << "\n";
         if (!device) {
             err << "virt-df: " << drive.path << ": " << device.error().to_string() << "\n";
             return 1;

@@ -9,7 +9,11 @@ namespace {
 /// claims the file (QEMU's raw driver does the same).
 Result<Score> probe(const Device&) { return 1; }
 
-Result<DevicePtr> open(DevicePtr file) { return file; }
+Result<DevicePtr> open(DevicePtr file, const ImageContext& context) {
+    if (!context.snapshot.empty())
+        return fail(Errc::unsupported, "a raw image has no snapshots (--snapshot)");
+    return file;
+}
 
 }  // namespace
 }  // namespace vmdf::raw

@@ -29,6 +29,7 @@ po::options_description describe_options() {
         ("mount-mode", po::value<std::string>())
         ("one-per-guest", po::bool_switch())
         ("short-options", po::bool_switch())
+        ("snapshot", po::value<std::vector<std::string>>())
         ("uuid", po::bool_switch())
         ("verbose,v", po::bool_switch())
         ("version,V", po::bool_switch())
@@ -88,14 +89,18 @@ Options parse_options(int argc, const char* const argv[]) {
     // options are walked in command-line order.
     std::optional<std::string> format;
     std::optional<std::uint32_t> blocksize;
-    bool format_pending = false, blocksize_pending = false;
+    std::optional<std::string> snapshot;
+    bool format_pending = false, blocksize_pending = false, snapshot_pending = false;
     std::vector<std::string> positionals;
     for (const po::option& o : parsed.options) {
         std::string value = o.value.empty() ? "" : o.value.front();
         if (value == kNoValue) value.clear();
         if (o.string_key == "add") {
-            opts.drives.push_back(DriveSpec{value, format, blocksize});
-            format_pending = blocksize_pending = false;
+            opts.drives.push_back(DriveSpec{value, format, blocksize, snapshot});
+            format_pending = blocksize_pending = snapshot_pending = false;
+        } else if (o.string_key == "snapshot") {
+            snapshot = value.empty() ? std::nullopt : std::optional(value);
+            snapshot_pending = true;
         } else if (o.string_key == "format") {
             format = value.empty() ? std::nullopt : std::optional(value);
             format_pending = true;
@@ -159,12 +164,13 @@ Options parse_options(int argc, const char* const argv[]) {
             throw UsageError("extra arguments on the command line", true);
         for (const auto& arg : positionals) {
             if (arg.find('/') != std::string::npos || ::access(arg.c_str(), F_OK) == 0)
-                opts.drives.push_back(DriveSpec{arg, std::nullopt, std::nullopt});
+                opts.drives.push_back(DriveSpec{arg, std::nullopt, std::nullopt, std::nullopt});
             else
                 opts.domains.push_back(arg);
         }
     }
     if (format_pending) throw UsageError("--format parameter must appear before -a parameter");
+    if (snapshot_pending) throw UsageError("--snapshot parameter must appear before -a parameter");
     if (blocksize_pending) throw UsageError("--blocksize parameter must appear before -a parameter");
     if (opts.human && opts.csv) throw UsageError("you cannot use -h and --csv options together.");
     return opts;
@@ -190,6 +196,7 @@ std::string usage_text() {
            "  --mount-mode=ro|rw   Figures as for a read-only (default) or read-write mount\n"
            "  --one-per-guest      Separate appliance per guest\n"
            "  -P nr_threads        Use at most nr_threads\n"
+           "  --snapshot=name      Read -a images as at this qcow2/ploop snapshot\n"
            "  --uuid               Print UUIDs instead of names\n"
            "  -v|--verbose         Verbose messages\n"
            "  -V|--version         Display version and exit\n"
@@ -199,7 +206,7 @@ std::string usage_text() {
 
 std::string long_options_text() {
     return "--add\n--blocksize\n--connect\n--csv\n--domain\n--format\n--human-readable\n"
-           "--help\n--inodes\n--mount-mode\n--one-per-guest\n--uuid\n--verbose\n--version\n";
+           "--help\n--inodes\n--mount-mode\n--one-per-guest\n--snapshot\n--uuid\n--verbose\n--version\n";
 }
 
 std::string short_options_text() { return "-a\n-c\n-d\n-h\n-i\n-P\n-v\n-V\n-x\n"; }

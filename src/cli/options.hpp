@@ -23,11 +23,12 @@ private:
     bool hint_;
 };
 
-/// One -a: --format and --blocksize apply to the -a options after them.
+/// One -a: --format, --blocksize and --snapshot apply to the -a options after them.
 struct DriveSpec {
     std::string path;
     std::optional<std::string> format;          ///< none: detect
     std::optional<std::uint32_t> blocksize;     ///< logical sector size
+    std::optional<std::string> snapshot;        ///< --snapshot: qcow2/ploop snapshot
 };
 
 struct Options {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -29,14 +30,37 @@ using Score = int;
 constexpr Score kNotMine = 0;
 constexpr Score kCertain = 100;
 
-// --- Containers (raw; qcow2 and ploop come later) ----------------------------
+// --- Containers (raw, qcow2, ploop) ------------------------------------------------
+
+/// What an image plugin may use beyond the file it opens. The callbacks open
+/// files the image names (relative names are taken from the image's own
+/// directory) and are only valid during ImagePlugin::open.
+struct ImageContext {
+    std::string path;              ///< the file being opened, as it was named
+    std::string_view snapshot;     ///< --snapshot: a snapshot's name, ID or GUID; empty = current
+    std::uint32_t block_size = 0;  ///< --blocksize, for devices the plugin makes; 0 = 512
+    /// Another image this one builds on (a qcow2 backing file, a ploop
+    /// parent delta) as its guest-visible disk. `format` forces an image
+    /// plugin by name; empty probes. Chains are depth-limited and
+    /// loop-checked here; errors are prefixed "backing file PATH".
+    std::function<Result<DevicePtr>(const std::string& name, std::string_view format)> open_backing;
+    /// A file read as it is, without probing (a qcow2 external data file).
+    std::function<Result<DevicePtr>(const std::string& name)> open_file;
+    /// Problems worked around ("image was not closed cleanly").
+    std::vector<std::string>& warnings;
+};
 
 struct ImagePlugin {
     std::string_view name;  ///< also the value accepted by --format
     std::span<const Magic> magics;
     Result<Score> (*probe)(const Device& file);
     /// The guest-visible disk inside the image file.
-    Result<DevicePtr> (*open)(DevicePtr file);
+    Result<DevicePtr> (*open)(DevicePtr file, const ImageContext& context);
+    /// A file this format keeps in a directory that stands for the disk
+    /// (ploop: "DiskDescriptor.xml"), so that `-a root.hdd/` works; or empty.
+    std::string_view descriptor_file = {};
+    /// Another name --format accepts (ploop: "parallels", qemu's name).
+    std::string_view alias = {};
 };
 
 // --- Partition tables ----------------------------------------------------------

@@ -1,0 +1,1 @@
+# f2fs fixtures (sourced by make_fixtures.sh): none yet.

@@ -1,0 +1,1 @@
+# hfsplus fixtures (sourced by make_fixtures.sh): none yet.

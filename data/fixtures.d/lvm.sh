@@ -1,0 +1,1 @@
+# lvm fixtures (sourced by make_fixtures.sh): none yet.

@@ -1,0 +1,1 @@
+# md fixtures (sourced by make_fixtures.sh): none yet.

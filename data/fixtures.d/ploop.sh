@@ -1,0 +1,1 @@
+# ploop fixtures (sourced by make_fixtures.sh): none yet.

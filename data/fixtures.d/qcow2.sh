@@ -1,0 +1,1 @@
+# qcow2 fixtures (sourced by make_fixtures.sh): none yet.

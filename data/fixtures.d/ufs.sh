@@ -1,0 +1,1 @@
+# ufs fixtures (sourced by make_fixtures.sh): none yet.

@@ -1,0 +1,8 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#pragma once
+
+#include "core/plugin.hpp"
+
+namespace vmdf {
+extern const FilesystemPlugin f2fs_plugin;
+}
