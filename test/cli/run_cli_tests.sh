@@ -3,7 +3,8 @@
 # Golden command-line tests: each CASE.args holds virt-df's arguments (one
 # per line, run from the fixture directory); CASE.expected holds what it
 # must print: stdout, then a line "--- stderr", stderr, then "--- exit N".
-# Set VIRT_DF_BLESS=1 to rewrite the .expected files from the current tool.
+# Set VIRT_DF_BLESS=1 to rewrite the .expected files from the current tool,
+# and VIRT_DF_CASES=GLOB (e.g. 'qcow2-*') to run or bless only some cases.
 set -uo pipefail
 
 cases_dir=$1
@@ -18,6 +19,8 @@ ln -sf ext4-1k.img "$fixtures/guest, with \"quotes\".img"
 
 for args_file in "$cases_dir"/*.args; do
     name=$(basename "$args_file" .args)
+    # shellcheck disable=SC2053  # the glob is meant to match
+    [[ $name == ${VIRT_DF_CASES:-*} ]] || continue
     expected_file=${args_file%.args}.expected
     mapfile -t args < "$args_file"
     actual=$(cd "$fixtures" && {
