@@ -1,0 +1,3 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// LVM2 text metadata parser (placeholder).
+#include "plugins/volume/lvm_text.hpp"
