@@ -81,3 +81,68 @@ dd if="$WORK/ntfs-part.img" of="$ntfs_gpt" bs=65536 seek=$((2048 * 512)) oflag=s
     conv=notrunc,sparse status=none
 rm -f "$WORK/ntfs-part.img"
 MANIFEST+=("ntfs-gpt.img /dev/sda1 $((2048 * 512)) $((64 * MiB)) ntfs")
+
+# Windows left hibernated: a hiberfil.sys whose header begins "hibr".
+# ntfs-3g refuses such a volume read-write, and mounts it read-only as it
+# is (which libguestfs does); virt-df gives the figures with a warning.
+{ printf 'hibr'; head -c 8188 /dev/zero; } >"$WORK/hiberfil.sys"
+mkntfs_whole ntfs-hibernated.img $((64 * MiB)) 512 4096
+ntfscp -f "$OUT/ntfs-hibernated.img" "$WORK/hiberfil.sys" /hiberfil.sys >/dev/null 2>&1 ||
+    die "ntfscp failed for ntfs-hibernated.img"
+
+# A fragmented $MFT: the volume filled by one file, then by thousands of
+# small ones, so that each 16-record extension of $MFT lands between the
+# small files' clusters (ntfs-3g's allocator then takes the MFT zone for
+# data). ntfscp would take minutes for so many files, so the image was made
+# once through an ntfs-3g mount and is committed as data/ntfs-frag.img.xz;
+# NTFS_REGENERATE=1 (root, FUSE) remakes it.
+ntfs_regenerate() {
+    local img=$WORK/ntfs-frag.img mnt=$WORK/ntfs-mnt s i=0
+    new_file "$img" $((160 * MiB))
+    mkntfs -F -q -Q -T -c 4096 -L frag "$img" >/dev/null 2>&1 || die "mkntfs failed for ntfs-frag.img"
+    ntfs_pin_serial "$img" 0 $((160 * MiB)) 512
+    mkdir -p "$mnt"
+    ntfs-3g "$img" "$mnt"
+    { yes filler || true; } | head -c $((136 * MiB)) >"$mnt/big.bin"
+    s=$(printf 'a%.0s' $(seq 1 2000))
+    while printf '%s' "$s" >"$mnt/f$i" 2>/dev/null; do i=$((i + 1)); done
+    rm -f "$mnt/f$i"
+    umount "$mnt"
+    sparse_copy "$img" "$img.sparse"
+    xz -9e -c "$img.sparse" >"$HERE/ntfs-frag.img.xz"
+    rm -rf "$mnt" "$img" "$img.sparse"
+}
+if [[ ${NTFS_REGENERATE:-0} == 1 ]]; then ntfs_regenerate; fi
+xz -dc "$HERE/ntfs-frag.img.xz" | cp --sparse=always /dev/stdin "$OUT/ntfs-frag.img"
+chmod 644 "$OUT/ntfs-frag.img"
+MANIFEST+=("ntfs-frag.img /dev/sda 0 $(stat -c %s "$OUT/ntfs-frag.img") ntfs")
+
+# BitLocker (Windows 7 and later): no tool makes one on Linux, so this is
+# a synthetic volume header, libblkid's and libbde's layout: EB 58 90
+# "-FVE-FS-", 512-byte sectors, the FVE metadata offset (64 KiB) at 176,
+# and "-FVE-FS-" there. Behind it an MBR disk with an NTFS partition, as a
+# Windows guest with an encrypted data volume has. Not in the manifest:
+# virt-df, like libguestfs, lists no BitLocker volume.
+img=$OUT/bitlocker.img
+new_file "$img" $((80 * MiB))
+sfdisk -q "$img" >/dev/null <<'PARTS'
+label: dos
+label-id: 0x5644b100
+unit: sectors
+
+p1 : start=2048,   size=65536, type=7
+p2 : start=67584,  size=4096,  type=7
+PARTS
+new_file "$WORK/ntfs-part.img" $((32 * MiB))
+mkntfs -F -q -Q -T -p 2048 -L system "$WORK/ntfs-part.img" >"$WORK/mkntfs.log" 2>&1 ||
+    { cat "$WORK/mkntfs.log" >&2; die "mkntfs failed for bitlocker.img"; }
+ntfs_pin_serial "$WORK/ntfs-part.img" 0 $((32 * MiB)) 512
+dd if="$WORK/ntfs-part.img" of="$img" bs=65536 seek=$((2048 * 512)) oflag=seek_bytes \
+    conv=notrunc,sparse status=none
+rm -f "$WORK/ntfs-part.img"
+MANIFEST+=("bitlocker.img /dev/sda1 $((2048 * 512)) $((32 * MiB)) ntfs")
+bl=$((67584 * 512))
+printf '\xeb\x58\x90-FVE-FS-\x00\x02\x08' | dd of="$img" bs=1 seek=$bl conv=notrunc status=none
+poke "$img" $((bl + 176)) 0000010000000000
+poke "$img" $((bl + 510)) 55aa
+printf -- '-FVE-FS-' | dd of="$img" bs=1 seek=$((bl + 65536)) conv=notrunc status=none

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cctype>
 #include <cstring>
 #include <optional>
 #include <string_view>
@@ -24,7 +25,6 @@ namespace be = boost::endian;
 using namespace std::string_view_literals;
 
 constexpr std::string_view kOemNtfs = "NTFS    "sv;
-constexpr std::string_view kOemBitLocker = "-FVE-FS-"sv;
 constexpr std::uint64_t kMaxClusterSize = 2 * 1024 * 1024;
 constexpr std::uint64_t kMinRecordSize = 512, kMaxRecordSize = 64 * 1024;
 constexpr std::uint64_t kFixupStride = 512;
@@ -272,28 +272,35 @@ struct Record {
     std::uint32_t used = 0;
 };
 
+/// Undoes the update sequence (multi-sector transfer protection) of a FILE
+/// or INDX record in place: the last two bytes of every 512-byte stride
+/// must equal the sequence number, and get back the bytes saved in the array.
+Status apply_fixups(std::vector<std::byte>& bytes, std::uint64_t disk_offset, std::string_view what) {
+    const ByteReader r(bytes, disk_offset);
+    VMDF_TRY_ASSIGN(const auto usa_ofs, r.at<be::little_uint16_buf_t>(4));
+    VMDF_TRY_ASSIGN(const auto usa_count, r.at<be::little_uint16_buf_t>(6));
+    const std::uint64_t strides = bytes.size() / kFixupStride;
+    if (usa_count.value() != strides + 1 || (usa_ofs.value() & 1) ||
+        usa_ofs.value() + 2 * std::uint64_t{usa_count.value()} > kFixupStride - 2)
+        return failf(Errc::corrupt, disk_offset + 4, "{}: update sequence array invalid", what);
+    for (std::uint64_t i = 0; i < strides; ++i) {
+        const std::size_t end = static_cast<std::size_t>((i + 1) * kFixupStride - 2);
+        const std::size_t usa = usa_ofs.value();
+        if (bytes[end] != bytes[usa] || bytes[end + 1] != bytes[usa + 1])
+            return failf(Errc::corrupt, disk_offset + end, "{}: update sequence mismatch at stride {}", what, i);
+        bytes[end] = bytes[usa + 2 + 2 * i];
+        bytes[end + 1] = bytes[usa + 3 + 2 * i];
+    }
+    return {};
+}
+
 Result<Record> load_record(std::vector<std::byte> bytes, std::uint64_t disk_offset, std::uint64_t number) {
     Record rec{std::move(bytes), disk_offset};
     const ByteReader r(rec.bytes, disk_offset);
     VMDF_TRY_ASSIGN(auto magic, r.bytes(0, 4));
     if (std::memcmp(magic.data(), "FILE", 4) != 0)
         return failf(Errc::corrupt, disk_offset, "MFT record {} has no FILE signature", number);
-    VMDF_TRY_ASSIGN(const auto usa_ofs, r.at<be::little_uint16_buf_t>(4));
-    VMDF_TRY_ASSIGN(const auto usa_count, r.at<be::little_uint16_buf_t>(6));
-    const std::uint64_t strides = rec.bytes.size() / kFixupStride;
-    if (usa_count.value() != strides + 1 || (usa_ofs.value() & 1) ||
-        usa_ofs.value() + 2 * std::uint64_t{usa_count.value()} > kFixupStride - 2)
-        return failf(Errc::corrupt, disk_offset + 4, "MFT record {}: update sequence array invalid",
-                     number);
-    for (std::uint64_t i = 0; i < strides; ++i) {
-        const std::size_t end = static_cast<std::size_t>((i + 1) * kFixupStride - 2);
-        const std::size_t usa = usa_ofs.value();
-        if (rec.bytes[end] != rec.bytes[usa] || rec.bytes[end + 1] != rec.bytes[usa + 1])
-            return failf(Errc::corrupt, disk_offset + end,
-                         "MFT record {}: update sequence mismatch at stride {}", number, i);
-        rec.bytes[end] = rec.bytes[usa + 2 + 2 * i];
-        rec.bytes[end + 1] = rec.bytes[usa + 3 + 2 * i];
-    }
+    VMDF_TRY(apply_fixups(rec.bytes, disk_offset, fmt::format("MFT record {}", number)));
     VMDF_TRY_ASSIGN(const auto flags, r.at<be::little_uint16_buf_t>(0x16));
     VMDF_TRY_ASSIGN(const auto used, r.at<be::little_uint32_buf_t>(0x18));
     rec.flags = flags.value();
@@ -508,23 +515,205 @@ bool volume_dirty(const std::vector<Attribute>& attrs) {
     return (flags & kVolumeDirty) != 0;
 }
 
+// --- What makes ntfs-3g's figures stale -------------------------------------------
+// ntfs-3g checks $LogFile and hiberfil.sys for read-write mounts only
+// (ntfs_device_mount); a read-only mount, like libguestfs', reads the
+// volume as Windows left it. These checks only explain the figures.
+
+constexpr std::uint64_t kRecordLogFile = 2, kRecordRoot = 5;
+constexpr std::uint32_t kAttrIndexRoot = 0x90, kAttrIndexAllocation = 0xA0;
+/// What ntfs-3g reads of a potential restart page (NTFS_BLOCK_SIZE).
+constexpr std::uint64_t kLogBlock = 512;
+constexpr std::uint64_t kMinLogPage = 512, kMaxLogPage = 64 * 1024;
+constexpr std::uint16_t kLogNoClient = 0xFFFF;            // LOGFILE_NO_CLIENT
+constexpr std::uint16_t kRestartVolumeIsClean = 0x0002;  // RESTART_VOLUME_IS_CLEAN
+/// hiberfil.sys's header, as ntfs_volume_check_hiberfile reads it.
+constexpr std::uint64_t kHiberHeader = 4096;
+constexpr std::uint64_t kMaxIndexAllocation = 16 * 1024 * 1024;
+constexpr std::size_t kMaxIndexEntries = 1 << 16;
+
+bool begins(std::span<const std::byte> bytes, std::string_view text) {
+    return bytes.size() >= text.size() && std::memcmp(bytes.data(), text.data(), text.size()) == 0;
+}
+
+const Attribute* find_named(const std::vector<Attribute>& attrs, std::uint32_t type) {
+    for (const Attribute& a : attrs)
+        if (a.type == type) return &a;
+    return nullptr;
+}
+
+/// ntfs_check_logfile and ntfs_is_logfile_clean (libntfs-3g/logfile.c):
+/// the most recent restart area's account of how Windows left the volume,
+/// as a warning, or nothing if the log is empty or clean.
+Result<std::optional<std::string>> logfile_warning(const Device& dev, const Geometry& g,
+                                                   const std::vector<Run>& mft_runs) {
+    VMDF_TRY_ASSIGN(const Record rec, read_record(dev, g, mft_runs, kRecordLogFile));
+    VMDF_TRY_ASSIGN(const auto attrs, attributes(rec));
+    const Attribute* data = find(attrs, kAttrData);
+    if (!data || !data->non_resident)
+        return failf(Errc::corrupt, rec.disk_offset, "$LogFile has no non-resident $DATA");
+    VMDF_TRY_ASSIGN(const NonResident nr, non_resident(*data, g));
+    const std::uint64_t size = std::min(nr.initialized, mapped_bytes(g, nr.runs));
+    struct Restart {
+        std::uint64_t lsn;
+        std::uint16_t clients, flags;
+        std::int16_t major, minor;
+    };
+    std::optional<Restart> best;
+    bool empty = true;
+    std::vector<std::byte> page(kLogBlock);
+    // Restart pages sit at 0 and at the system page size; ntfs-3g looks at
+    // every power of two from 512 up for the second.
+    for (std::uint64_t pos = 0; pos + kLogBlock <= size; pos = pos ? pos << 1 : kLogBlock) {
+        VMDF_TRY(read_runs(dev, g, nr.runs, pos, page));
+        const ByteReader r(page, pos);
+        if (begins(page, "\xFF\xFF\xFF\xFF")) {
+            if (!empty) break;
+            continue;
+        }
+        empty = false;
+        if (begins(page, "RCRD")) break;  // log records: no restart page after them
+        if (!begins(page, "RSTR") && !begins(page, "CHKD")) continue;
+        VMDF_TRY_ASSIGN(const auto system_page, r.at<be::little_uint32_buf_t>(16));
+        VMDF_TRY_ASSIGN(const auto log_page, r.at<be::little_uint32_buf_t>(20));
+        VMDF_TRY_ASSIGN(const auto ra_ofs, r.at<be::little_uint16_buf_t>(24));
+        VMDF_TRY_ASSIGN(const auto minor, r.at<be::little_int16_buf_t>(26));
+        VMDF_TRY_ASSIGN(const auto major, r.at<be::little_int16_buf_t>(28));
+        auto page_size_ok = [](std::uint64_t v) { return is_power_of_2(v) && v >= kMinLogPage && v <= kMaxLogPage; };
+        const bool version_ok = (major.value() == 1 && minor.value() == 1) || (major.value() == 2 && minor.value() == 0);
+        // An invalid restart page is passed over, as ntfs-3g passes it over.
+        const bool header_ok = page_size_ok(system_page.value()) && page_size_ok(log_page.value()) &&
+                               version_ok && (pos == 0 || pos == system_page.value()) &&
+                               !(ra_ofs.value() & 7) && ra_ofs.value() + std::uint64_t{16} <= kLogBlock;
+        if (!header_ok) {
+            if (pos != 0) break;
+            continue;
+        }
+        VMDF_TRY_ASSIGN(const auto lsn, r.at<be::little_uint64_buf_t>(ra_ofs.value()));
+        VMDF_TRY_ASSIGN(const auto clients, r.at<be::little_uint16_buf_t>(ra_ofs.value() + 12u));
+        VMDF_TRY_ASSIGN(const auto flags, r.at<be::little_uint16_buf_t>(ra_ofs.value() + 14u));
+        const Restart found{lsn.value(), clients.value(), flags.value(), major.value(), minor.value()};
+        if (!best || found.lsn > best->lsn) best = found;  // the second only if more recent
+        if (pos != 0) break;
+    }
+    if (empty) return std::optional<std::string>{};
+    if (!best)
+        return std::optional<std::string>{
+            "$LogFile is neither empty nor has a valid restart page: the figures may be stale"};
+    if (best->major == 2 && best->minor == 0)
+        return std::optional<std::string>{
+            "Windows kept metadata cached (Fast Startup, hibernation or a power cut): the figures are "
+            "as Windows last wrote them"};
+    if (best->clients != kLogNoClient && !(best->flags & kRestartVolumeIsClean))
+        return std::optional<std::string>{
+            "Windows did not shut down cleanly ($LogFile needs replay): the figures are as it left "
+            "them, the log not replayed"};
+    return std::optional<std::string>{};
+}
+
+/// The MFT reference of "hiberfil.sys" among the index entries of the
+/// index header at `header` in `block`, or nothing.
+Result<std::optional<std::uint64_t>> find_hiberfile(std::span<const std::byte> block, std::uint64_t header,
+                                                    std::uint64_t disk_offset) {
+    const ByteReader r(block, disk_offset);
+    VMDF_TRY_ASSIGN(const auto entries_offset, r.at<be::little_uint32_buf_t>(header));
+    VMDF_TRY_ASSIGN(const auto index_length, r.at<be::little_uint32_buf_t>(header + 4));
+    const std::uint64_t end = header + index_length.value();
+    if (end > block.size())
+        return failf(Errc::corrupt, disk_offset + header + 4, "index of {} bytes runs past its {}-byte block",
+                     index_length.value(), block.size());
+    std::uint64_t pos = header + entries_offset.value();
+    for (std::size_t n = 0; n < kMaxIndexEntries; ++n) {
+        VMDF_TRY_ASSIGN(const auto ref, r.at<be::little_uint64_buf_t>(pos));
+        VMDF_TRY_ASSIGN(const auto length, r.at<be::little_uint16_buf_t>(pos + 8));
+        VMDF_TRY_ASSIGN(const auto key_length, r.at<be::little_uint16_buf_t>(pos + 10));
+        VMDF_TRY_ASSIGN(const auto flags, r.at<be::little_uint16_buf_t>(pos + 12));
+        if (length.value() < 16 || pos + length.value() > end || 16u + key_length.value() > length.value())
+            return failf(Errc::corrupt, disk_offset + pos + 8, "index entry of {} bytes invalid", length.value());
+        if (flags.value() & 0x2) return std::optional<std::uint64_t>{};  // INDEX_ENTRY_END
+        // The key is a $FILE_NAME value: name length at 64, UTF-16 name at 66.
+        constexpr std::string_view kName = "hiberfil.sys";
+        if (key_length.value() >= 66 + 2 * kName.size()) {
+            VMDF_TRY_ASSIGN(const auto name_length, r.at<std::uint8_t>(pos + 16 + 64));
+            VMDF_TRY_ASSIGN(const auto name, r.bytes(pos + 16 + 66, 2 * kName.size()));
+            bool same = name_length == kName.size();
+            for (std::size_t i = 0; same && i < kName.size(); ++i) {
+                const auto lo = std::to_integer<unsigned char>(name[2 * i]);
+                const auto hi = std::to_integer<unsigned char>(name[2 * i + 1]);
+                same = hi == 0 && std::tolower(lo) == kName[i];
+            }
+            if (same) return std::optional<std::uint64_t>{ref.value() & 0xFFFFFFFFFFFF};
+        }
+        pos += length.value();
+    }
+    return failf(Errc::unsupported, disk_offset + header, "more than {} index entries", kMaxIndexEntries);
+}
+
+/// ntfs_volume_check_hiberfile: /hiberfil.sys is there and either shorter
+/// than its 4 KiB header or begins "hibr" or "HIBR". The root directory's
+/// index is searched whole (its root, then every INDX block its bitmap
+/// marks in use), not walked as a B+ tree: names need no collation so.
+Result<bool> hibernated(const Device& dev, const Geometry& g, const std::vector<Run>& mft_runs) {
+    VMDF_TRY_ASSIGN(const Record root, read_record(dev, g, mft_runs, kRecordRoot));
+    VMDF_TRY_ASSIGN(const auto attrs, attributes(root));
+    const Attribute* index_root = find_named(attrs, kAttrIndexRoot);
+    if (!index_root || index_root->non_resident)
+        return failf(Errc::corrupt, root.disk_offset, "the root directory has no resident $INDEX_ROOT");
+    VMDF_TRY_ASSIGN(const auto root_value, resident_value(*index_root));
+    const std::uint64_t root_at = index_root->disk_offset;
+    VMDF_TRY_ASSIGN(auto ref, find_hiberfile(root_value, 16, root_at));
+    const Attribute* allocation = find_named(attrs, kAttrIndexAllocation);
+    const Attribute* bitmap = find_named(attrs, kAttrBitmap);
+    if (!ref && allocation && allocation->non_resident && bitmap && !bitmap->non_resident) {
+        VMDF_TRY_ASSIGN(const auto block_size_raw, ByteReader(root_value, root_at).at<be::little_uint32_buf_t>(8));
+        const std::uint64_t block_size = block_size_raw.value();
+        if (!is_power_of_2(block_size) || block_size < kFixupStride || block_size > kMaxRecordSize)
+            return failf(Errc::corrupt, root_at + 8, "index block size {} invalid", block_size);
+        VMDF_TRY_ASSIGN(const NonResident nr, non_resident(*allocation, g));
+        if (nr.data_size > kMaxIndexAllocation)
+            return failf(Errc::unsupported, allocation->disk_offset, "root directory index of {} bytes",
+                         nr.data_size);
+        VMDF_TRY_ASSIGN(const auto in_use, resident_value(*bitmap));
+        for (std::uint64_t i = 0; !ref && (i + 1) * block_size <= nr.data_size; ++i) {
+            if (i / 8 >= in_use.size()) break;
+            if (!((std::to_integer<unsigned>(in_use[i / 8]) >> (i % 8)) & 1)) continue;
+            std::vector<std::byte> block(static_cast<std::size_t>(block_size));
+            VMDF_TRY(read_runs(dev, g, nr.runs, i * block_size, block));
+            if (!begins(block, "INDX"))
+                return failf(Errc::corrupt, allocation->disk_offset, "root directory index block {} is not INDX", i);
+            VMDF_TRY(apply_fixups(block, allocation->disk_offset, fmt::format("index block {}", i)));
+            VMDF_TRY_ASSIGN(ref, find_hiberfile(block, 24, allocation->disk_offset));
+        }
+    }
+    if (!ref) return false;
+    VMDF_TRY_ASSIGN(const Record hiber, read_record(dev, g, mft_runs, *ref));
+    VMDF_TRY_ASSIGN(const auto hiber_attrs, attributes(hiber));
+    const Attribute* data = find(hiber_attrs, kAttrData);
+    if (!data) return failf(Errc::unsupported, hiber.disk_offset, "hiberfil.sys's $DATA is not in its base record");
+    std::vector<std::byte> header(4);
+    std::uint64_t size = 0;
+    if (data->non_resident) {
+        VMDF_TRY_ASSIGN(const NonResident nr, non_resident(*data, g));
+        size = nr.data_size;
+        if (nr.initialized >= header.size() && size >= header.size())
+            VMDF_TRY(read_runs(dev, g, nr.runs, 0, header));
+    } else {
+        VMDF_TRY_ASSIGN(const auto value, resident_value(*data));
+        size = value.size();
+        std::copy_n(value.begin(), std::min<std::size_t>(value.size(), header.size()), header.begin());
+    }
+    return size < kHiberHeader || begins(header, "hibr") || begins(header, "HIBR");
+}
+
+/// BitLocker volumes ("-FVE-FS-") are the bitlocker plugin's.
 Result<Score> probe(const Device& dev) {
     VMDF_TRY_ASSIGN(const BootSector bs, read_struct<BootSector>(dev, 0));
-    const std::string_view oem(bs.oem_id, 8);
-    return (oem == kOemNtfs || oem == kOemBitLocker) ? kCertain : kNotMine;
+    return std::string_view(bs.oem_id, 8) == kOemNtfs ? kCertain : kNotMine;
 }
 
 Result<Filesystem> open(const Device& dev, const FilesystemContext&) {
     Filesystem fs;
     fs.type = "ntfs";
-    {
-        VMDF_TRY_ASSIGN(const BootSector bs, read_struct<BootSector>(dev, 0));
-        if (std::string_view(bs.oem_id, 8) == kOemBitLocker) {
-            fs.listed = false;
-            fs.warnings.push_back("BitLocker-encrypted volume: no figures");
-            return fs;
-        }
-    }
     VMDF_TRY_ASSIGN(const Geometry g, read_geometry(dev));
 
     // Record 0 ($MFT) at mft_lcn: it maps the rest of the MFT.
@@ -585,14 +774,22 @@ Result<Filesystem> open(const Device& dev, const FilesystemContext&) {
     if (rec3) {
         auto rec3_attrs = attributes(*rec3);
         if (rec3_attrs && volume_dirty(*rec3_attrs))
-            fs.warnings.push_back(
-                "the volume is marked dirty (not cleanly unmounted, or hibernated by Windows): "
-                "the figures may be stale");
+            fs.warnings.push_back("the volume is marked dirty (needs chkdsk): the figures may be stale");
     }
+    auto log = logfile_warning(dev, g, mft.runs);
+    if (!log)
+        fs.warnings.push_back("$LogFile unreadable (" + log.error().message + "): the figures may be stale");
+    else if (*log)
+        fs.warnings.push_back(**log);
+    auto hiber = hibernated(dev, g, mft.runs);
+    if (!hiber)
+        fs.warnings.push_back("could not tell whether Windows is hibernated (" + hiber.error().message + ")");
+    else if (*hiber)
+        fs.warnings.push_back("hibernated: Windows was hibernated on this volume (hiberfil.sys), the figures are as of then");
     return fs;
 }
 
-constexpr Magic kMagics[] = {{3, "NTFS    "sv}, {3, "-FVE-FS-"sv}};
+constexpr Magic kMagics[] = {{3, kOemNtfs}};
 
 }  // namespace
 }  // namespace vmdf::ntfs

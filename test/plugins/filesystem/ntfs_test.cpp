@@ -221,15 +221,10 @@ TEST_CASE("ntfs: a runlist that does not advance or overruns its VCNs is corrupt
     CHECK(e.offset == bitmap + 16);
 }
 
-TEST_CASE("ntfs: BitLocker is recognised and not listed", "[ntfs]") {
+TEST_CASE("ntfs: a BitLocker boot sector is not NTFS's (the bitlocker plugin's)", "[ntfs]") {
     PatchedDevice dev(open_fixture("ntfs-default.img"));
     patch_bytes(dev, 3, "-FVE-FS-");
-    CHECK(*ntfs_plugin.probe(dev) == kCertain);
-    auto fs = ntfs_plugin.open(dev, {});
-    REQUIRE(fs);
-    CHECK_FALSE(fs->listed);
-    REQUIRE(fs->warnings.size() == 1);
-    CHECK(fs->warnings[0] == "BitLocker-encrypted volume: no figures");
+    CHECK(*ntfs_plugin.probe(dev) == kNotMine);
 }
 
 TEST_CASE("ntfs: a dirty volume is reported, figures still given", "[ntfs]") {
@@ -244,4 +239,145 @@ TEST_CASE("ntfs: a dirty volume is reported, figures still given", "[ntfs]") {
     REQUIRE(dirty->warnings.size() == 1);
     CHECK_THAT(dirty->warnings[0], Catch::Contains("dirty"));
     CHECK(dirty->stat == clean->stat);
+}
+
+namespace {
+
+/// The first cluster of the first run of the unnamed attribute `type` of
+/// MFT record `number` of ntfs-default.img.
+std::uint64_t first_lcn(const Device& dev, std::uint64_t number, std::uint32_t type) {
+    const std::uint64_t attr = attribute_offset(dev, record_offset(dev, number), type);
+    const std::uint64_t pairs = attr + read_le(dev, attr + 32, 2);
+    const std::uint64_t header = read_le(dev, pairs, 1);
+    const unsigned len_size = header & 0xF, off_size = static_cast<unsigned>(header >> 4);
+    return read_le(dev, pairs + 1 + len_size, off_size);
+}
+
+/// Writes a restart page at `at`: version major.minor, its restart area's
+/// current LSN, clients in use and flags.
+void restart_page(PatchedDevice& dev, std::uint64_t at, int major, int minor, std::uint64_t lsn,
+                  std::uint16_t clients, std::uint16_t flags) {
+    // A restart page is zeros past its restart area (not the 0xFF of an
+    // empty log, which would end ntfs-3g's search for the second page).
+    for (std::uint64_t i = 0x40; i < 4096; ++i) dev.byte(at + i, 0);
+    patch_bytes(dev, at, "RSTR");
+    dev.le16(at + 4, 0x1E).le16(at + 6, 9).le32(at + 16, 4096).le32(at + 20, 4096).le16(at + 24, 0x30);
+    dev.le16(at + 26, static_cast<std::uint16_t>(minor)).le16(at + 28, static_cast<std::uint16_t>(major));
+    dev.le32(at + 0x30, static_cast<std::uint32_t>(lsn)).le32(at + 0x34, static_cast<std::uint32_t>(lsn >> 32));
+    dev.le16(at + 0x38, 1).le16(at + 0x3A, 0xFFFF).le16(at + 0x3C, clients).le16(at + 0x3E, flags);
+}
+
+StatVfs recorded(const std::string& image) {
+    for (const KernelRecord& r : kernel_records())
+        if (r.image == image) return r.stat;
+    FAIL("no record for " << image);
+    return {};
+}
+
+}  // namespace
+
+TEST_CASE("ntfs: an unclean $LogFile is reported, figures still given", "[ntfs]") {
+    auto base = open_fixture("ntfs-default.img");
+    const std::uint64_t log = first_lcn(*base, 2, 0x80) * kCluster;
+    const StatVfs clean = recorded("ntfs-default.img");
+    struct Case {
+        const char* what;
+        int major, minor;
+        std::uint16_t clients, flags;
+        const char* warning;  // nullptr: none
+    };
+    const Case cases[] = {
+        {"clients in use, not clean", 1, 1, 0, 0, "did not shut down cleanly"},
+        {"clean flag", 1, 1, 0, 0x2, nullptr},
+        {"no clients", 1, 1, 0xFFFF, 0, nullptr},
+        {"version 2.0: metadata cached", 2, 0, 0xFFFF, 0x2, "metadata cached"},
+    };
+    for (const Case& c : cases) {
+        INFO(c.what);
+        PatchedDevice dev(base);
+        restart_page(dev, log, c.major, c.minor, 100, c.clients, c.flags);
+        auto fs = ntfs_plugin.open(dev, {});
+        REQUIRE(fs);
+        CHECK(fs->stat == clean);
+        if (!c.warning) {
+            CHECK(fs->warnings.empty());
+        } else {
+            REQUIRE(fs->warnings.size() == 1);
+            CHECK_THAT(fs->warnings[0], Catch::Contains(c.warning));
+        }
+    }
+    // Of two restart pages the one with the later LSN counts.
+    PatchedDevice newer(base);
+    restart_page(newer, log, 1, 1, 100, 0, 0);
+    restart_page(newer, log + 4096, 1, 1, 200, 0xFFFF, 0x2);
+    CHECK(ntfs_plugin.open(newer, {})->warnings.empty());
+    PatchedDevice older(base);
+    restart_page(older, log, 1, 1, 100, 0, 0);
+    restart_page(older, log + 4096, 1, 1, 50, 0xFFFF, 0x2);
+    CHECK(ntfs_plugin.open(older, {})->warnings.size() == 1);
+    // Not empty, but no valid restart page.
+    PatchedDevice garbage(base);
+    patch_bytes(garbage, log, "RSTR");
+    garbage.le32(log + 16, 1000);
+    auto fs = ntfs_plugin.open(garbage, {});
+    REQUIRE(fs);
+    REQUIRE(fs->warnings.size() == 1);
+    CHECK_THAT(fs->warnings[0], Catch::Contains("nor has a valid restart page"));
+}
+
+TEST_CASE("ntfs: a volume Windows left hibernated is reported, figures as ntfs-3g's", "[ntfs]") {
+    // data/fixtures.d/ntfs.sh: /hiberfil.sys beginning "hibr".
+    auto dev = open_fixture("ntfs-hibernated.img");
+    auto fs = ntfs_plugin.open(*dev, {});
+    REQUIRE(fs);
+    CHECK(fs->stat == recorded("ntfs-hibernated.img"));
+    REQUIRE(fs->warnings.size() == 1);
+    CHECK_THAT(fs->warnings[0], Catch::StartsWith("hibernated: Windows was hibernated"));
+}
+
+TEST_CASE("ntfs: hiberfil.sys: \"HIBR\" and a short file count, anything else not", "[ntfs]") {
+    auto base = open_fixture("ntfs-hibernated.img");
+    // Find the header: the only cluster of the volume that begins "hibr".
+    std::uint64_t header = 0;
+    std::vector<std::byte> cluster(4);
+    for (std::uint64_t at = 0; at < base->size() && !header; at += kCluster) {
+        REQUIRE(base->read(at, cluster));
+        if (std::memcmp(cluster.data(), "hibr", 4) == 0) header = at;
+    }
+    REQUIRE(header != 0);
+    PatchedDevice upper(base);
+    patch_bytes(upper, header, "HIBR");
+    CHECK(ntfs_plugin.open(upper, {})->warnings.size() == 1);
+    PatchedDevice wake(base);
+    patch_bytes(wake, header, "wake");
+    CHECK(ntfs_plugin.open(wake, {})->warnings.empty());
+}
+
+TEST_CASE("ntfs: a damaged root index is a warning, not an error", "[ntfs][corrupt]") {
+    PatchedDevice dev(open_fixture("ntfs-hibernated.img"));
+    // $INDEX_ROOT is named ($I30): found by type alone.
+    std::uint64_t root = record_offset(dev, 5) + read_le(dev, record_offset(dev, 5) + 0x14, 2);
+    while (read_le(dev, root, 4) != 0x90) {
+        REQUIRE(read_le(dev, root, 4) != 0xFFFFFFFF);
+        root += read_le(dev, root + 4, 4);
+    }
+    const std::uint64_t value = root + read_le(dev, root + 20, 2);
+    dev.le32(value + 16 + 4, 0xFFFF);  // index_length past the value
+    auto fs = ntfs_plugin.open(dev, {});
+    REQUIRE(fs);
+    CHECK(fs->stat == recorded("ntfs-hibernated.img"));
+    REQUIRE(fs->warnings.size() == 1);
+    CHECK_THAT(fs->warnings[0], Catch::Contains("could not tell whether Windows is hibernated"));
+}
+
+TEST_CASE("ntfs: a fragmented $MFT continued through an attribute list", "[ntfs]") {
+    // data/ntfs-frag.img.xz: $MFT in hundreds of runs, more than record 0
+    // holds, so ntfs-3g moved them to extension records.
+    auto dev = open_fixture("ntfs-frag.img");
+    const std::uint64_t rec0 = read_le(*dev, 0x30, 8) * kCluster;
+    CHECK(attribute_offset(*dev, rec0, 0x20) > rec0);  // $ATTRIBUTE_LIST
+    auto fs = ntfs_plugin.open(*dev, {});
+    REQUIRE(fs);
+    CHECK(fs->warnings.empty());
+    CHECK(fs->stat == recorded("ntfs-frag.img"));
 }
