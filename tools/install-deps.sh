@@ -5,9 +5,10 @@
 set -e
 packages="g++ meson ninja-build pkg-config xz-utils
   libboost-program-options-dev libboost-dev libspdlog-dev libfmt-dev catch2
-  zlib1g-dev libzstd-dev
+  zlib1g-dev libzstd-dev libseccomp-dev
   e2fsprogs xfsprogs btrfs-progs dosfstools mtools exfatprogs ntfs-3g fdisk gdisk util-linux mount python3
-  qemu-utils f2fs-tools xorriso makefs cryptsetup-bin strace"
+  qemu-utils f2fs-tools xorriso makefs cryptsetup-bin strace
+  clang libclang-rt-14-dev"
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo=sudo
 # Skip the package index refresh when everything is already installed.

@@ -32,7 +32,34 @@ IoStats io_stats() { return IoStats{g_read_calls.load(), g_bytes_read.load()}; }
 Device::Device(std::string name, std::uint64_t size, std::uint32_t block_size)
     : name_(std::move(name)), size_(size), block_size_(block_size) {}
 
+namespace {
+// The current thread's ReadDeadline; time_point::max() when there is none.
+thread_local std::chrono::steady_clock::time_point t_read_deadline =
+    std::chrono::steady_clock::time_point::max();
+thread_local std::chrono::steady_clock::duration t_read_limit{};
+}  // namespace
+
+ReadDeadline::ReadDeadline(std::chrono::steady_clock::duration limit)
+    : saved_(t_read_deadline), saved_limit_(t_read_limit) {
+    t_read_deadline = std::min(t_read_deadline, std::chrono::steady_clock::now() + limit);
+    t_read_limit = limit;
+}
+
+bool ReadDeadline::expired() const {
+    return t_read_deadline != std::chrono::steady_clock::time_point::max() &&
+           std::chrono::steady_clock::now() > t_read_deadline;
+}
+
+ReadDeadline::~ReadDeadline() {
+    t_read_deadline = saved_;
+    t_read_limit = saved_limit_;
+}
+
 Status Device::read(std::uint64_t offset, std::span<std::byte> out) const {
+    if (t_read_deadline != std::chrono::steady_clock::time_point::max() &&
+        std::chrono::steady_clock::now() > t_read_deadline)
+        return failf(Errc::io, offset, "time limit of {} s for this guest exceeded: reading stopped",
+                     std::chrono::duration_cast<std::chrono::seconds>(t_read_limit).count());
     if (out.size() > size_ || offset > size_ - out.size())
         return failf(Errc::truncated, offset, "read of {} bytes runs past the end of {} ({} bytes)",
                      out.size(), name_, size_);

@@ -4,6 +4,7 @@
 // later a qcow2 view or an LVM logical volume built from segments of PVs.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -117,6 +118,25 @@ protected:
 
 private:
     std::vector<std::byte> data_;
+};
+
+/// While one lives, reads on this thread fail (`io`, "time limit ... exceeded")
+/// once `limit` has passed: a hostile guest whose structures make a parser
+/// read for ever is cut short, and the scan reports what it had. Nests: the
+/// innermost limit applies until it is destroyed.
+class ReadDeadline {
+public:
+    explicit ReadDeadline(std::chrono::steady_clock::duration limit);
+    ~ReadDeadline();
+    ReadDeadline(const ReadDeadline&) = delete;
+    ReadDeadline& operator=(const ReadDeadline&) = delete;
+
+    /// Has the time run out (so that reads on this thread now fail)?
+    bool expired() const;
+
+private:
+    std::chrono::steady_clock::time_point saved_;
+    std::chrono::steady_clock::duration saved_limit_;
 };
 
 /// Logs every read that reaches the operating system (-x).

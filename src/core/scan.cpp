@@ -251,10 +251,18 @@ template Result<const VolumeManagerPlugin*> choose_plugin(
 
 ScanReport scan_guest(std::span<const GuestDisk> disks, const PluginSet& plugins,
                       const ScanOptions& options) {
+    const ReadDeadline deadline(options.time_limit);
     GuestScan scan(plugins, options);
     for (std::size_t i = 0; i < disks.size(); ++i) scan.collect_devices(disks[i], disk_device_name(i));
     scan.scan_contents();
-    return scan.finish();
+    ScanReport report = scan.finish();
+    // Probes that fail to read only decline, so say why rows may be missing.
+    if (deadline.expired())
+        report.warnings.push_back(fmt::format(
+            "the scan of this guest took longer than {} s and was cut short: some filesystems "
+            "may be missing",
+            std::chrono::duration_cast<std::chrono::seconds>(options.time_limit).count()));
+    return report;
 }
 
 }  // namespace vmdf

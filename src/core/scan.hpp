@@ -6,6 +6,7 @@
 // filesystems. The core knows nothing of any particular format.
 #pragma once
 
+#include <chrono>
 #include <span>
 #include <string>
 #include <vector>
@@ -52,8 +53,13 @@ std::string disk_device_name(std::size_t index);
 template <class Plugin>
 Result<const Plugin*> choose_plugin(std::span<const Plugin* const> plugins, const Device& dev);
 
+/// How long the scan of one guest may read for (see ReadDeadline). Real
+/// guests take milliseconds; this only stops hostile ones.
+constexpr std::chrono::seconds kGuestTimeLimit{60};
+
 struct ScanOptions {
     bool read_write = false;  ///< --mount-mode=rw (see FilesystemContext)
+    std::chrono::steady_clock::duration time_limit = kGuestTimeLimit;
 };
 
 ScanReport scan_guest(std::span<const GuestDisk> disks, const PluginSet& plugins,

@@ -91,3 +91,21 @@ TEST_CASE("device: files are read with pread and counted", "[device]") {
     CHECK((*sized)->block_size() == 4096);
     std::remove(path.c_str());
 }
+
+TEST_CASE("device: reads stop once the guest's time limit has passed", "[device][corrupt]") {
+    auto dev = counting_device(4096);
+    std::vector<std::byte> buf(16);
+    {
+        const ReadDeadline deadline(std::chrono::seconds(-1));  // already over
+        auto r = dev->read(0, buf);
+        REQUIRE_FALSE(r);
+        CHECK(r.error().code == Errc::io);
+        CHECK_THAT(r.error().message, Catch::Matchers::Contains("time limit"));
+        {
+            // An inner, longer limit never extends an outer one.
+            const ReadDeadline inner(std::chrono::hours(1));
+            CHECK_FALSE(dev->read(0, buf));
+        }
+    }
+    CHECK(dev->read(0, buf));  // the limit ends with its scope
+}

@@ -134,3 +134,14 @@ TEST_CASE("scan: an empty disk gives no rows and no warnings", "[scan]") {
     CHECK(report.rows.empty());
     CHECK(report.warnings.empty());
 }
+
+TEST_CASE("scan: a guest past its time limit ends with warnings, not a hang", "[scan][corrupt]") {
+    auto parted = mbr_disk({"FAKEFS"});
+    std::vector<GuestDisk> disks{{"guest.img", parted.device()}};
+    ScanOptions options;
+    options.time_limit = std::chrono::seconds(-1);  // over before it starts
+    const ScanReport report = scan_guest(disks, fake_plugins(), options);
+    CHECK(report.rows.empty());
+    REQUIRE_FALSE(report.warnings.empty());
+    CHECK_THAT(report.warnings.back(), Catch::Matchers::Contains("cut short"));
+}
