@@ -104,4 +104,13 @@ inline std::map<std::string, std::vector<KernelRecord>> tool_records() {
     return by_file;
 }
 
+/// The "#tools" figures data/expected/FILE records for IMAGE.
+inline StatVfs tool_record(const std::string& file, const std::string& image) {
+    const auto by_file = tool_records();  // kept: the loop must not outlive it
+    for (const KernelRecord& r : by_file.at(file))
+        if (r.image == image) return r.stat;
+    FAIL("no record for " << image << " in " << file);
+    return {};
+}
+
 }  // namespace vmdf::test
