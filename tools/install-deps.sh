@@ -5,7 +5,7 @@
 set -e
 packages="g++ meson ninja-build pkg-config xz-utils
   libboost-program-options-dev libboost-dev libspdlog-dev libfmt-dev catch2
-  zlib1g-dev libzstd-dev libseccomp-dev
+  zlib1g-dev libzstd-dev libseccomp-dev libvirt-dev libxml2-dev
   e2fsprogs xfsprogs btrfs-progs dosfstools mtools exfatprogs ntfs-3g fdisk gdisk util-linux mount python3
   qemu-utils f2fs-tools xorriso makefs cryptsetup-bin strace
   clang libclang-rt-14-dev"

@@ -21,12 +21,14 @@ po::options_description describe_options() {
         ("connect,c", po::value<std::string>())
         ("csv", po::bool_switch())
         ("domain,d", po::value<std::vector<std::string>>())
+        ("domxml", po::value<std::vector<std::string>>())
         ("format", po::value<std::vector<std::string>>())
         ("human-readable,h", po::bool_switch())
         ("help", po::bool_switch())
         ("inodes,i", po::bool_switch())
         ("long-options", po::bool_switch())
         ("mount-mode", po::value<std::string>())
+        ("no-sandbox", po::bool_switch())
         ("one-per-guest", po::bool_switch())
         ("short-options", po::bool_switch())
         ("snapshot", po::value<std::vector<std::string>>())
@@ -96,6 +98,7 @@ Options parse_options(int argc, const char* const argv[]) {
         std::string value = o.value.empty() ? "" : o.value.front();
         if (value == kNoValue) value.clear();
         if (o.string_key == "add") {
+            opts.inputs.push_back({InputRef::Kind::drive, opts.drives.size()});
             opts.drives.push_back(DriveSpec{value, format, blocksize, snapshot});
             format_pending = blocksize_pending = snapshot_pending = false;
         } else if (o.string_key == "snapshot") {
@@ -116,7 +119,10 @@ Options parse_options(int argc, const char* const argv[]) {
             }
             blocksize_pending = true;
         } else if (o.string_key == "domain") {
+            opts.inputs.push_back({InputRef::Kind::domain, opts.domains.size()});
             opts.domains.push_back(value);
+        } else if (o.string_key == "domxml") {
+            opts.domain_xml_files.push_back(value);
         } else if (o.string_key == "connect") {
             opts.connect_uri = value;
         } else if (o.string_key == "-P") {
@@ -135,6 +141,8 @@ Options parse_options(int argc, const char* const argv[]) {
             opts.human = true;
         } else if (o.string_key == "inodes") {
             opts.inodes = true;
+        } else if (o.string_key == "no-sandbox") {
+            opts.sandbox = false;
         } else if (o.string_key == "uuid") {
             opts.uuid = true;
         } else if (o.string_key == "verbose") {
@@ -160,19 +168,26 @@ Options parse_options(int argc, const char* const argv[]) {
     // Old-style arguments, only when no -a or -d was given: a path (has a
     // '/' or names an existing file) is a disk, anything else a domain.
     if (!positionals.empty()) {
-        if (!opts.drives.empty() || !opts.domains.empty())
+        if (!opts.drives.empty() || !opts.domains.empty() || !opts.domain_xml_files.empty())
             throw UsageError("extra arguments on the command line", true);
         for (const auto& arg : positionals) {
-            if (arg.find('/') != std::string::npos || ::access(arg.c_str(), F_OK) == 0)
+            if (arg.find('/') != std::string::npos || ::access(arg.c_str(), F_OK) == 0) {
+                opts.inputs.push_back({InputRef::Kind::drive, opts.drives.size()});
                 opts.drives.push_back(DriveSpec{arg, std::nullopt, std::nullopt, std::nullopt});
-            else
+            } else {
+                opts.inputs.push_back({InputRef::Kind::domain, opts.domains.size()});
                 opts.domains.push_back(arg);
+            }
         }
     }
     if (format_pending) throw UsageError("--format parameter must appear before -a parameter");
     if (snapshot_pending) throw UsageError("--snapshot parameter must appear before -a parameter");
     if (blocksize_pending) throw UsageError("--blocksize parameter must appear before -a parameter");
     if (opts.human && opts.csv) throw UsageError("you cannot use -h and --csv options together.");
+    // --domxml files are guests of their own (like all-guests mode); -a and
+    // -d make up one guest. The two cannot be mixed.
+    if (!opts.domain_xml_files.empty() && !opts.inputs.empty())
+        throw UsageError("--domxml cannot be used together with -a or -d", true);
     return opts;
 }
 
@@ -189,11 +204,13 @@ std::string usage_text() {
            "  -c|--connect uri     Specify libvirt URI for -d option\n"
            "  --csv                Output as Comma-Separated Values\n"
            "  -d|--domain guest    Add disks from libvirt guest\n"
+           "  --domxml file        Add a guest from its libvirt domain XML\n"
            "  --format[=raw|..]    Force disk format for -a option\n"
            "  -h|--human-readable  Print sizes in human-readable format\n"
            "  --help               Display brief help\n"
            "  -i|--inodes          Display inodes\n"
            "  --mount-mode=ro|rw   Figures as for a read-only (default) or read-write mount\n"
+           "  --no-sandbox         Parse guest data unconfined (for debugging)\n"
            "  --one-per-guest      Separate appliance per guest\n"
            "  -P nr_threads        Use at most nr_threads\n"
            "  --snapshot=name      Read -a images as at this qcow2/ploop snapshot\n"
@@ -205,8 +222,8 @@ std::string usage_text() {
 }
 
 std::string long_options_text() {
-    return "--add\n--blocksize\n--connect\n--csv\n--domain\n--format\n--human-readable\n"
-           "--help\n--inodes\n--mount-mode\n--one-per-guest\n--snapshot\n--uuid\n--verbose\n--version\n";
+    return "--add\n--blocksize\n--connect\n--csv\n--domain\n--domxml\n--format\n--human-readable\n"
+           "--help\n--inodes\n--mount-mode\n--no-sandbox\n--one-per-guest\n--snapshot\n--uuid\n--verbose\n--version\n";
 }
 
 std::string short_options_text() { return "-a\n-c\n-d\n-h\n-i\n-P\n-v\n-V\n-x\n"; }

@@ -31,12 +31,22 @@ struct DriveSpec {
     std::optional<std::string> snapshot;        ///< --snapshot: qcow2/ploop snapshot
 };
 
+/// Where one -a or -d (or old-style argument) went: its disks come in
+/// this order, and the first one names the guest.
+struct InputRef {
+    enum class Kind { drive, domain };
+    Kind kind;
+    std::size_t index;  ///< into Options::drives or Options::domains
+};
+
 struct Options {
     enum class Action { run, help, version, long_options, short_options };
     Action action = Action::run;
 
     std::vector<DriveSpec> drives;     ///< -a, and old-style file arguments
     std::vector<std::string> domains;  ///< -d, and old-style name arguments
+    std::vector<InputRef> inputs;      ///< drives and domains in command-line order
+    std::vector<std::string> domain_xml_files;  ///< --domxml: each file one guest
     std::string connect_uri;           ///< -c
     bool csv = false;
     bool human = false;
@@ -45,7 +55,8 @@ struct Options {
     bool verbose = false;
     bool trace = false;                ///< -x: log every read
     bool read_write = false;           ///< --mount-mode=rw
-    std::size_t threads = 0;           ///< -P, 0 = automatic
+    bool sandbox = true;               ///< off with --no-sandbox
+    std::size_t threads = 0;           ///< -P, 0 = automatic (one per CPU)
 };
 
 /// Throws UsageError.

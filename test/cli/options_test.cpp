@@ -95,3 +95,35 @@ TEST_CASE("app: the guest name is the first image's basename, + per extra disk",
     CHECK(display_name({{"/x/y/test1.img", {}, {}, {}}}) == "test1.img");
     CHECK(display_name({{"a.img", {}, {}, {}}, {"b.img", {}, {}, {}}, {"c", {}, {}, {}}}) == "a.img++");
 }
+
+TEST_CASE("options: -a and -d keep their command-line order", "[cli]") {
+    const Options o = parse({"-d", "web", "-a", "x.img", "-d", "db"});
+    REQUIRE(o.inputs.size() == 3);
+    CHECK(o.inputs[0].kind == InputRef::Kind::domain);
+    CHECK(o.inputs[0].index == 0);
+    CHECK(o.inputs[1].kind == InputRef::Kind::drive);
+    CHECK(o.inputs[1].index == 0);
+    CHECK(o.inputs[2].kind == InputRef::Kind::domain);
+    CHECK(o.inputs[2].index == 1);
+    const Options old = parse({"webserver", "./disk.img"});
+    REQUIRE(old.inputs.size() == 2);
+    CHECK(old.inputs[0].kind == InputRef::Kind::domain);
+    CHECK(old.inputs[1].kind == InputRef::Kind::drive);
+}
+
+TEST_CASE("options: --domxml, alone or repeated, not with -a or -d", "[cli]") {
+    const Options o = parse({"--domxml", "web.xml", "--domxml=db.xml", "-P", "2"});
+    CHECK(o.domain_xml_files == std::vector<std::string>{"web.xml", "db.xml"});
+    CHECK(o.inputs.empty());
+    CHECK(o.threads == 2);
+    CHECK_THROWS_WITH(parse({"--domxml", "web.xml", "-a", "x.img"}),
+                      "--domxml cannot be used together with -a or -d");
+    CHECK_THROWS_WITH(parse({"-d", "web", "--domxml", "web.xml"}),
+                      "--domxml cannot be used together with -a or -d");
+    CHECK_THROWS_WITH(parse({"--domxml", "web.xml", "extra"}), "extra arguments on the command line");
+}
+
+TEST_CASE("options: the sandbox is on unless --no-sandbox", "[cli]") {
+    CHECK(parse({"-a", "one.img"}).sandbox);
+    CHECK_FALSE(parse({"--no-sandbox", "-a", "one.img"}).sandbox);
+}

@@ -21,6 +21,14 @@ for args_file in "$cases_dir"/*.args; do
     name=$(basename "$args_file" .args)
     # shellcheck disable=SC2053  # the glob is meant to match
     [[ $name == ${VIRT_DF_CASES:-*} ]] || continue
+    # CASE.requires: a build feature the case needs ("libvirt") or needs
+    # absent ("!libvirt"), out of the space-separated VIRT_DF_FEATURES.
+    if [[ -f ${args_file%.args}.requires ]]; then
+        read -r need < "${args_file%.args}.requires"
+        have=" ${VIRT_DF_FEATURES:-} "
+        if [[ $need == !* ]]; then [[ $have != *" ${need#!} "* ]]; else [[ $have == *" $need "* ]]; fi ||
+            { echo "skip: $name (needs $need)"; continue; }
+    fi
     expected_file=${args_file%.args}.expected
     mapfile -t args < "$args_file"
     actual=$(cd "$fixtures" && {
