@@ -218,9 +218,16 @@ Result<PartitionTable> list(const Device& disk) {
         table = std::move(oversized);
         sector_size = oversized_sector_size;
     }
-    if (!table)
+    if (!table) {
+        // Too short for a protective MBR, a header and a backup at every
+        // sector size: nothing was read to complain about.
+        if (primary_problem.text.empty() && backup_problem.text.empty())
+            return failf(Errc::corrupt, std::nullopt,
+                         "no valid GPT header: the disk ({} bytes) is too small to hold one",
+                         disk.size());
         return failf(Errc::corrupt, std::nullopt, "no valid GPT header: primary: {}; backup: {}",
                      primary_problem.text, backup_problem.text);
+    }
 
     PartitionTable result;
     result.sector_size = static_cast<std::uint32_t>(sector_size);

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "plugins/partition/gpt.hpp"
+#include "support/patched_device.hpp"
 #include "support/image_builder.hpp"
 
 using namespace vmdf;
@@ -65,6 +66,14 @@ TEST_CASE("gpt: both headers bad is an error naming both", "[gpt][corrupt]") {
     REQUIRE_FALSE(r);
     CHECK(r.error().code == Errc::corrupt);
     CHECK_THAT(r.error().message, Catch::Contains("primary: ") && Catch::Contains("backup: "));
+}
+
+TEST_CASE("gpt: a disk cut below three sectors says it is too small", "[gpt][corrupt]") {
+    auto b = make_gpt(kDiskSize, 512, kTwoParts);
+    const auto cut = std::make_shared<vmdf::test::PatchedDevice>(b.device(), 600);
+    auto r = gpt_plugin.list(*cut);
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error().message, Catch::Contains("too small to hold one"));
 }
 
 TEST_CASE("gpt: MyLBA must be where the header was read", "[gpt][corrupt]") {
