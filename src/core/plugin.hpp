@@ -140,7 +140,7 @@ struct FilesystemPlugin {
     Result<Filesystem> (*open)(const Device& dev, const FilesystemContext& context);
 };
 
-// --- Volume managers (LVM2, MD RAID: later issues) ---------------------------------
+// --- Volume managers (LVM2, MD RAID) ----------------------------------------------
 
 struct LogicalVolume {
     std::string name;   ///< the row name: "/dev/VG/LV", "/dev/md0"
@@ -150,9 +150,13 @@ struct LogicalVolume {
 struct VolumeManagerPlugin {
     std::string_view name;
     std::span<const Magic> magics;
-    /// Claims a device as a member (an LVM PV, an MD component).
+    /// Claims a device as a member (an LVM PV, an MD component). A score
+    /// above 50 is sure and beats any filesystem on the device; up to 50
+    /// (a damaged signature) yields to one.
     Result<Score> (*probe)(const Device& dev);
     /// Given every device of the guest this plugin claimed, the volumes.
+    /// Called again, with all members, when more turn up inside volumes
+    /// (LVM on MD); only the last call's volumes and warnings are used.
     /// Problems with single volumes go into `warnings`, not the result.
     Result<std::vector<LogicalVolume>> (*assemble)(std::span<const DevicePtr> members,
                                                    std::vector<std::string>& warnings);

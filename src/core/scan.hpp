@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // The scan, after the OCaml virt-df's Diskimage.scan_machine: for each disk
-// try partition schemes, else filesystems, else volume managers; for each
-// partition try filesystems, else volume managers; then let each volume
-// manager assemble volumes from the devices it claimed, and probe those for
-// filesystems. The core knows nothing of any particular format.
+// try partition schemes, else its contents; for each whole disk and
+// partition, a volume manager sure of it (a member, as libblkid lets RAID
+// signatures win), else a filesystem, else a manager unsure of it; then let
+// the volume managers assemble volumes from the devices they claimed, again
+// while volumes turn out to hold members (LVM on MD), and probe those
+// volumes for filesystems. The core knows nothing of any particular format.
 #pragma once
 
 #include <chrono>

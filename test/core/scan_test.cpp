@@ -145,3 +145,94 @@ TEST_CASE("scan: a guest past its time limit ends with warnings, not a hang", "[
     REQUIRE_FALSE(report.warnings.empty());
     CHECK_THAT(report.warnings.back(), Catch::Matchers::Contains("cut short"));
 }
+
+namespace {
+
+// An MD-like manager: members carry "FAKEMD" at 1024 and their score as a
+// byte at 1030 (100 a good superblock, 10 a damaged one). Its one volume,
+// /dev/md0, holds a FAKEPV: an LVM PV on an MD array.
+constexpr Magic kMdMagics[] = {{1024, "FAKEMD"sv}};
+Result<Score> fake_md_probe(const Device& dev) {
+    std::vector<std::byte> b(1);
+    VMDF_TRY(dev.read(1030, b));
+    return std::to_integer<int>(b[0]);
+}
+Result<std::vector<LogicalVolume>> fake_md_assemble(std::span<const DevicePtr> members,
+                                                    std::vector<std::string>& warnings) {
+    warnings.push_back(std::to_string(members.size()) + " md members");
+    ImageBuilder md(4096);
+    md.put(0, "FAKEPV");
+    return std::vector<LogicalVolume>{{"/dev/md0", md.device("/dev/md0")}};
+}
+constexpr VolumeManagerPlugin kFakeMd{"fakemd", kMdMagics, fake_md_probe, fake_md_assemble};
+
+// A manager whose volume is a member of itself under a new name each
+// time: hostile, and must not keep the scan going round.
+constexpr Magic kLoopMagics[] = {{0, "LOOPY"sv}};
+Result<Score> loop_probe(const Device&) { return 100; }
+Result<std::vector<LogicalVolume>> loop_assemble(std::span<const DevicePtr>, std::vector<std::string>&) {
+    static unsigned runs = 0;
+    ImageBuilder v(4096);
+    v.put(0, "LOOPY");
+    const std::string name = "/dev/loop" + std::to_string(++runs);
+    return std::vector<LogicalVolume>{{name, v.device(name)}};
+}
+constexpr VolumeManagerPlugin kLoopVm{"loopvm", kLoopMagics, loop_probe, loop_assemble};
+
+const VolumeManagerPlugin* const kStack[] = {&kFakeMd, &kFakeVm};
+const VolumeManagerPlugin* const kLoop[] = {&kLoopVm};
+
+/// `mbr_disk`, with partition i also carrying an MD member scoring `md[i]` (0: none).
+ImageBuilder md_disk(const std::vector<std::string>& content, const std::vector<int>& md) {
+    ImageBuilder b = mbr_disk(content);
+    for (std::size_t i = 0; i < md.size(); ++i)
+        if (md[i] > 0)
+            b.put(128 * (i + 1) * 512 + 1024, "FAKEMD").u8(128 * (i + 1) * 512 + 1030, static_cast<std::uint8_t>(md[i]));
+    return b;
+}
+
+}  // namespace
+
+TEST_CASE("scan: a volume-manager member is not read as the filesystem it holds", "[scan]") {
+    // Like an MD 0.90 or 1.0 member: the array's filesystem at byte 0 and
+    // the member's superblock further on. The member wins, as in libblkid.
+    auto parted = md_disk({"FAKEFS", "FAKEFS"}, {100, 100});
+    std::vector<GuestDisk> disks{{"guest.img", parted.device()}};
+    const ScanReport report = scan_guest(disks, PluginSet{{}, kParts, kFs, kStack});
+    REQUIRE(report.rows.size() == 1);
+    CHECK(report.rows[0].device == "/dev/vg/lv");  // md0 is a PV of vg
+    CHECK(report.warnings == std::vector<std::string>{"fakemd: 2 md members", "fakevm: 1 members"});
+}
+
+TEST_CASE("scan: a doubtful member signature yields to a filesystem", "[scan][corrupt]") {
+    // p1: a damaged superblock beside a filesystem: the filesystem. p2: a
+    // damaged superblock alone: a member, so that its manager can say why.
+    auto parted = md_disk({"FAKEFS", ""}, {10, 10});
+    std::vector<GuestDisk> disks{{"guest.img", parted.device()}};
+    const ScanReport report = scan_guest(disks, PluginSet{{}, kParts, kFs, kStack});
+    REQUIRE(report.rows.size() == 2);
+    CHECK(report.rows[0].device == "/dev/sda1");
+    CHECK(report.rows[1].device == "/dev/vg/lv");
+    CHECK(report.warnings == std::vector<std::string>{"fakemd: 1 md members", "fakevm: 1 members"});
+}
+
+TEST_CASE("scan: LVM on MD assembles the volume group once, with every PV", "[scan]") {
+    // p1 is a PV on the disk, p2 and p3 members of an array that is a PV.
+    // The PV manager runs again once md0 is found: its last run counts.
+    auto parted = md_disk({"FAKEPV", "", ""}, {0, 100, 100});
+    std::vector<GuestDisk> disks{{"guest.img", parted.device()}};
+    const ScanReport report = scan_guest(disks, PluginSet{{}, kParts, kFs, kStack});
+    REQUIRE(report.rows.size() == 1);
+    CHECK(report.rows[0].device == "/dev/vg/lv");
+    CHECK(report.rows[0].stat.blocks == 77);
+    CHECK(report.warnings == std::vector<std::string>{"fakemd: 2 md members", "fakevm: 2 members"});
+}
+
+TEST_CASE("scan: volumes that keep making members of their own end the assembly", "[scan][corrupt]") {
+    auto parted = mbr_disk({"LOOPY"});
+    std::vector<GuestDisk> disks{{"guest.img", parted.device()}};
+    const ScanReport report = scan_guest(disks, PluginSet{{}, kParts, kFs, kLoop});
+    CHECK(report.rows.empty());
+    REQUIRE(report.warnings.size() == 1);
+    CHECK_THAT(report.warnings[0], Catch::Contains("rounds of assembly"));
+}
