@@ -8,11 +8,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "core/scan.hpp"
 #include "fuzz/sparse_input.hpp"
+#include "plugins/volume/lvm_text.hpp"
+#include "plugins/volume/lvm_vg.hpp"
 
 namespace vmdf::fuzz {
 
@@ -71,6 +74,32 @@ inline void run_volume(const VolumeManagerPlugin& plugin, const std::uint8_t* da
     auto volumes = plugin.assemble(std::span<const DevicePtr>(&dev, 1), warnings);
     if (volumes)
         for (const auto& volume : *volumes) read_around(*volume.device);
+}
+
+/// LVM2 metadata text, which run_volume reaches only past two checksums (the
+/// label's and the metadata area's), so rarely: the input is the text. What
+/// parses is loaded as volume groups whose PVs are all present (64 KiB of
+/// zeros each, at most 16), and their LVs are built and read.
+inline void run_lvm_text(const std::uint8_t* data, std::size_t size) {
+    const std::string text = size ? std::string(reinterpret_cast<const char*>(data), size) : std::string();
+    auto root = lvm_text::parse(text);
+    if (!root) return;
+    for (const lvm_text::Node& vg_node : root->children) {
+        if (!vg_node.is_section) continue;
+        std::map<std::string, DevicePtr> pvs;
+        if (const lvm_text::Node* section = vg_node.section("physical_volumes"))
+            for (const lvm_text::Node& pv : section->children)
+                if (auto id = pv.get_string("id"); id && pvs.size() < 16)
+                    pvs.emplace(lvm::strip_dashes(*id),
+                                std::make_shared<MemoryDevice>(pv.key, std::vector<std::byte>(64 * 1024)));
+        std::vector<std::string> warnings;
+        auto vg = lvm::load_vg(vg_node, pvs, warnings);
+        if (!vg) continue;
+        std::vector<LogicalVolume> volumes;
+        vg->check_overlaps(warnings);
+        vg->volumes(volumes, warnings);
+        for (const auto& volume : volumes) read_around(*volume.device);
+    }
 }
 
 inline void run_scan(const std::uint8_t* data, std::size_t size) {

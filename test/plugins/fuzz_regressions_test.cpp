@@ -47,6 +47,7 @@ const std::map<std::string, Replay>& replays() {
         {"swap", bind(swap_plugin, fuzz::run_filesystem)},
         {"lvm", bind(lvm_plugin, fuzz::run_volume)},
         {"md", bind(md_plugin, fuzz::run_volume)},
+        {"lvm_text", [](const std::uint8_t* data, std::size_t size) { fuzz::run_lvm_text(data, size); }},
         {"scan", [](const std::uint8_t* data, std::size_t size) { fuzz::run_scan(data, size); }},
     };
     return table;
