@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <random>
 
 #include "plugins/filesystem/hfsplus.hpp"
 #include "core/scan.hpp"
@@ -304,6 +305,35 @@ TEST_CASE("hfsplus: the image cut short fails cleanly", "[hfsplus][corrupt]") {
             CHECK(*hfsplus_plugin.probe(cut) == (size >= 1536 ? kCertain : kNotMine));
             const Error e = open_error(cut);
             CHECK(e.code == Errc::truncated);
+        }
+    }
+}
+
+TEST_CASE("hfsplus: random bytes in the volume header and B-tree header nodes give figures or "
+          "an error, never a crash",
+          "[hfsplus][corrupt]") {
+    std::mt19937_64 rng(20261122);
+    for (const char* name : kBareVolumes) {
+        INFO(name);
+        auto base = open_fixture(name);
+        const std::uint64_t block_size = read_be32(*base, kVh + 0x28);
+        // The first extents of the extents and catalog files (forks at
+        // 0xC0 and 0x110, extents 16 bytes in): their header nodes.
+        const std::uint64_t nodes[] = {read_be32(*base, kVh + 0xD0) * block_size,
+                                       read_be32(*base, kVh + 0x120) * block_size};
+        for (int round = 0; round < 300; ++round) {
+            PatchedDevice dev(base);
+            const int changes = 1 + static_cast<int>(rng() % 6);
+            for (int i = 0; i < changes; ++i) {
+                const std::uint64_t where = rng() % 3;
+                const std::uint64_t at = where == 0 ? kVh + rng() % 512 : nodes[where - 1] + rng() % 0x38;
+                dev.byte(at, static_cast<std::uint8_t>(rng()));
+            }
+            (void)hfsplus_plugin.probe(dev);
+            auto fs = hfsplus_plugin.open(dev, {});
+            if (!fs) continue;
+            CHECK(fs->stat.bfree <= fs->stat.blocks);
+            CHECK(fs->stat.blocks * fs->stat.frsize <= dev.size());
         }
     }
 }

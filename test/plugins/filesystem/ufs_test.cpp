@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <random>
 
 #include "plugins/filesystem/ufs.hpp"
 #include "core/scan.hpp"
@@ -248,6 +249,27 @@ TEST_CASE("ufs: the image cut short fails cleanly", "[ufs][corrupt]") {
             // Cut before the superblock ends: no UFS found; after: too
             // small for the fragments the superblock counts.
             CHECK(e.code == (size >= sb.at + 1376 ? Errc::truncated : Errc::corrupt));
+        }
+    }
+}
+
+TEST_CASE("ufs: random bytes in the superblock give figures or an error, never a crash",
+          "[ufs][corrupt]") {
+    std::mt19937_64 rng(20261122);
+    for (const Sb& sb : kAll) {
+        auto base = open_fixture(sb.image);
+        for (int round = 0; round < 300; ++round) {
+            PatchedDevice dev(base);
+            const int changes = 1 + static_cast<int>(rng() % 6);
+            for (int i = 0; i < changes; ++i)
+                dev.byte(sb.at + rng() % kMagic, static_cast<std::uint8_t>(rng()));
+            (void)ufs_plugin.probe(dev);
+            auto fs = ufs_plugin.open(dev, {});
+            if (!fs) continue;
+            // Whatever was read, the figures hang together.
+            CHECK(fs->stat.bfree <= fs->stat.blocks);
+            CHECK(fs->stat.bavail <= fs->stat.bfree);
+            CHECK(fs->stat.blocks * fs->stat.frsize <= dev.size());
         }
     }
 }
