@@ -26,16 +26,6 @@
 #include "guests/libvirt.hpp"
 #endif
 
-// clang says so with __has_feature, gcc with __SANITIZE_*__.
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define VMDF_CLANG_SANITIZER 1
-#endif
-#endif
-#ifndef VMDF_CLANG_SANITIZER
-#define VMDF_CLANG_SANITIZER 0
-#endif
-
 namespace vmdf {
 
 namespace {
@@ -101,16 +91,14 @@ void confine(const Options& opts) {
         spdlog::debug("sandbox: off (--no-sandbox)");
         return;
     }
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || VMDF_CLANG_SANITIZER
-    // The sanitizers' runtimes read /proc and fork a tracer (LeakSanitizer)
-    // when they report, which the sandbox forbids.
-    spdlog::debug("sandbox: off (sanitizer build)");
-#else
+    if (kSanitizerBuild) {
+        spdlog::debug("sandbox: off (sanitizer build)");
+        return;
+    }
     const SandboxReport sandbox = enter_sandbox();
     spdlog::debug("sandbox: seccomp {}, landlock {}{}{}", sandbox.seccomp ? "on" : "OFF",
                   sandbox.landlock ? "on" : "OFF", sandbox.detail.empty() ? "" : ": ",
                   sandbox.detail);
-#endif
 }
 
 /// The rows of one guest that opened, and its scan warnings.

@@ -32,6 +32,10 @@ int in_child(Body body) {
 
 TEST_CASE("sandbox: after entering, only held descriptors are read and stdout/stderr written",
           "[sandbox]") {
+    if (kSanitizerBuild) {
+        WARN("not checked: the sanitizers' runtime needs what the sandbox forbids");
+        return;
+    }
     int pipe_fds[2];
     REQUIRE(::pipe(pipe_fds) == 0);
     const int held = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
