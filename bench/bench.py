@@ -5,7 +5,10 @@
     python3 bench/bench.py BUILDDIR [--quick] [--runs N] [--max-guests N]
 
 Makes a guest set with real tools (mke2fs, sgdisk, mkfs.xfs, mkfs.btrfs,
-mkfs.vfat, mkswap, qemu-img, data/ploop_tool.py) in BUILDDIR/bench, then
+mkfs.vfat, mkswap, qemu-img, data/ploop_tool.py) in BUILDDIR/bench, with
+fixed UUIDs and clocks: the ext4, vfat, swap, qcow2 and ploop images are
+the same bytes from run to run; XFS and btrfs differ (their mkfs take no
+fixed clock, and mkfs.btrfs no fixed device UUID), their figures do not. It
 runs BUILDDIR/virt-df on each guest and prints one table: median wall time
 of repeated runs (warm cache), cold-cache time where caches can be dropped,
 bytes read and read calls (virt-df -v's last line, cross-checked with
@@ -16,13 +19,12 @@ group descriptor table. Then the scaling runs (--domxml, 1 to 1000 guests,
 and the issue's targets with PASS or MISS.
 
 Nothing here asserts on time: the exit status is 1 only when a guest cannot
-be made or virt-df fails on one. Timings on a loaded machine are noisy; the
+be made, virt-df fails on one, or strace and virt-df -v disagree. Timings on a loaded machine are noisy; the
 load average is printed with them.
 """
 
 import argparse
 import json
-import math
 import os
 import re
 import shutil
@@ -109,13 +111,21 @@ def make_tree(work):
     return tree
 
 
-def mkext4(img, offset, length, n, tree, extra=()):
+def mkext4(img, offset, length, n, tree, work):
     opts = ('offset=%d,hash_seed=%s,lazy_itable_init=1,lazy_journal_init=1,'
             'nodiscard,root_owner=0:0' % (offset, uuid(n, 'c')))
-    args = ['mke2fs', '-F', '-q', '-t', 'ext4', '-U', uuid(n), '-E', opts]
-    if tree:
-        args += ['-d', tree]
-    sh(*args, *extra, img, '%dk' % (length // 1024))
+    sh('mke2fs', '-F', '-q', '-t', 'ext4', '-U', uuid(n), '-E', opts, '-d', tree,
+       img, '%dk' % (length // 1024))
+    # mke2fs -d copies each file's ctime (which cannot be set), its atime and
+    # its owner: pin them, as data/make_fixtures.sh does, so that the image
+    # is the same bytes from run to run.
+    cmds = []
+    for root, dirs, files in os.walk(tree):
+        for name in sorted(dirs + files):
+            rel = os.path.relpath(os.path.join(root, name), tree)
+            cmds += ['sif /%s %s' % (rel, x) for x in
+                     ('ctime @' + FAKE_TIME, 'atime @' + FAKE_TIME, 'uid 0', 'gid 0')]
+    debugfs(img, offset, '\n'.join(cmds) + '\n', work)
 
 
 def ext4_meta_bytes(img, offset):
@@ -161,7 +171,7 @@ def small_ext4(work, tree):
     new_file(img, 64 * MiB)
     sh('sfdisk', '-q', img, stdin='label: dos\nlabel-id: 0x5644460b\nunit: sectors\n'
        'start=2048, type=83\n')
-    mkext4(img, MiB, 63 * MiB, 1, tree)
+    mkext4(img, MiB, 63 * MiB, 1, tree, work)
     return img, Guest('small ext4 (raw)', ['-a', img], [img],
                       ext4=ext4_meta_bytes(img, MiB), raw_ext4=True)
 
@@ -184,11 +194,11 @@ def gpt_multi(work, tree):
     tmp = os.path.join(work, 'part.tmp')
     for (code, size, kind), off, n in zip(parts, offs, range(20, 30)):
         if kind == 'ext4':
-            mkext4(img, off, size * MiB, n, tree)
+            mkext4(img, off, size * MiB, n, tree, work)
             continue
         new_file(tmp, size * MiB)
         if kind == 'esp':
-            sh('mkfs.vfat', '-F', '32', '-i', '5644460b', '-n', 'ESP', tmp)
+            sh('mkfs.vfat', '--invariant', '-F', '32', '-i', '5644460b', '-n', 'ESP', tmp)
         elif kind == 'xfs':
             sh('mkfs.xfs', '-q', '-f', '-K', '-m', 'uuid=' + uuid(n), tmp)
         elif kind == 'btrfs':
@@ -297,7 +307,7 @@ def ploop_guest(work, base, b, c):
 def big_ext4(work, tree):
     img = os.path.join(work, 'ext4-4t.img')
     new_file(img, 4 * TiB)
-    mkext4(img, 0, 4 * TiB, 3, tree)
+    mkext4(img, 0, 4 * TiB, 3, tree, work)
     return Guest('4 TiB ext4 (sparse raw)', ['-a', img], [img],
                  ext4=ext4_meta_bytes(img, 0), raw_ext4=True)
 
