@@ -16,6 +16,7 @@
 
 #include "core/device.hpp"
 #include "core/plugin.hpp"
+#include "core/scan.hpp"
 
 namespace vmdf::test {
 
@@ -83,22 +84,38 @@ inline std::vector<KernelRecord> kernel_records(bool read_write = false) {
     return records;
 }
 
-/// Figures taken from a format's own tools where this kernel has no driver
-/// (FAT: fsck.fat -v, exFAT: dump.exfat): the "#tools IMAGE DEVICE ..."
-/// lines of data/expected/*.txt, by file name.
-inline std::map<std::string, std::vector<KernelRecord>> tool_records() {
+/// The records data/expected/FILE keeps on lines starting with PREFIX:
+/// "#tools " for figures from a format's own tools, "#appliance " for those
+/// of the libguestfs appliance's kernel, where this kernel has no driver.
+inline std::vector<KernelRecord> prefixed_records(const std::filesystem::path& file,
+                                                  const std::string& prefix) {
+    std::ifstream in(file);
+    REQUIRE(in);
+    std::stringstream kept;
+    for (std::string line; std::getline(in, line);)
+        if (line.starts_with(prefix)) kept << line.substr(prefix.size()) << "\n";
+    std::vector<KernelRecord> records;
+    append_records(kept, records);
+    return records;
+}
+
+inline std::filesystem::path expected_file(const std::string& name) {
     const char* dir = std::getenv("VIRT_DF_EXPECTED");
     REQUIRE(dir != nullptr);
+    return std::filesystem::path(dir) / name;
+}
+
+/// The "#appliance" records of data/expected/FILE.
+inline std::vector<KernelRecord> appliance_records(const std::string& file) {
+    return prefixed_records(expected_file(file), "#appliance ");
+}
+
+/// The "#tools" records of every data/expected/*.txt, by file name (FAT:
+/// fsck.fat -v, exFAT: dump.exfat, ...).
+inline std::map<std::string, std::vector<KernelRecord>> tool_records() {
     std::map<std::string, std::vector<KernelRecord>> by_file;
-    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-        std::ifstream in(entry.path());
-        REQUIRE(in);
-        std::stringstream tools;
-        std::string line;
-        while (std::getline(in, line))
-            if (line.starts_with("#tools ")) tools << line.substr(7) << "\n";
-        std::vector<KernelRecord> records;
-        append_records(tools, records);
+    for (const auto& entry : std::filesystem::directory_iterator(expected_file(""))) {
+        auto records = prefixed_records(entry.path(), "#tools ");
         if (!records.empty()) by_file[entry.path().filename().string()] = std::move(records);
     }
     return by_file;
@@ -111,6 +128,27 @@ inline StatVfs tool_record(const std::string& file, const std::string& image) {
         if (r.image == image) return r.stat;
     FAIL("no record for " << image << " in " << file);
     return {};
+}
+
+/// Scans each image the "#tools" lines of data/expected/FILE name, as a
+/// guest of its own: its one row is a TYPE filesystem with those figures.
+inline void check_tool_records(const std::string& file, const std::string& type,
+                               std::size_t count) {
+    const auto by_file = tool_records();
+    REQUIRE(by_file.count(file) == 1);
+    const auto& records = by_file.at(file);
+    REQUIRE(records.size() == count);
+    for (const KernelRecord& expected : records) {
+        INFO(expected.image << " " << expected.device);
+        std::vector<GuestDisk> disks{{expected.image, open_fixture(expected.image)}};
+        const ScanReport report = scan_guest(disks, builtin_plugins(), ScanOptions{});
+        auto row = std::find_if(report.rows.begin(), report.rows.end(),
+                                [&](const FilesystemRow& r) { return r.device == expected.device; });
+        REQUIRE(row != report.rows.end());
+        CHECK(row->type == type);
+        CHECK(row->stat == expected.stat);
+        CHECK(report.rows.size() == 1);
+    }
 }
 
 }  // namespace vmdf::test

@@ -68,21 +68,7 @@ private:
 
 TEST_CASE("hfsplus: figures equal the recorded ones (data/expected/hfsplus.txt)",
           "[hfsplus][fixtures]") {
-    const auto by_file = tool_records();
-    REQUIRE(by_file.count("hfsplus.txt") == 1);
-    const auto& records = by_file.at("hfsplus.txt");
-    REQUIRE(records.size() == 6);
-    for (const KernelRecord& expected : records) {
-        INFO(expected.image << " " << expected.device);
-        std::vector<GuestDisk> disks{{expected.image, open_fixture(expected.image)}};
-        const ScanReport report = scan_guest(disks, builtin_plugins(), ScanOptions{});
-        auto row = std::find_if(report.rows.begin(), report.rows.end(),
-                                [&](const FilesystemRow& r) { return r.device == expected.device; });
-        REQUIRE(row != report.rows.end());
-        CHECK(row->type == "hfsplus");
-        CHECK(row->stat == expected.stat);
-        CHECK(report.rows.size() == 1);
-    }
+    check_tool_records("hfsplus.txt", "hfsplus", 6);
 }
 
 TEST_CASE("hfsplus: bare volumes, HFSX and a wrapped volume open", "[hfsplus]") {

@@ -57,21 +57,7 @@ constexpr std::uint64_t kSize = 36, kDsize = 40, kNcg = 44, kBsize = 48, kFsize 
 }  // namespace
 
 TEST_CASE("ufs: figures equal the recorded ones (data/expected/ufs.txt)", "[ufs][fixtures]") {
-    const auto by_file = tool_records();
-    REQUIRE(by_file.count("ufs.txt") == 1);
-    const auto& records = by_file.at("ufs.txt");
-    REQUIRE(records.size() == 5);
-    for (const KernelRecord& expected : records) {
-        INFO(expected.image << " " << expected.device);
-        std::vector<GuestDisk> disks{{expected.image, open_fixture(expected.image)}};
-        const ScanReport report = scan_guest(disks, builtin_plugins(), ScanOptions{});
-        auto row = std::find_if(report.rows.begin(), report.rows.end(),
-                                [&](const FilesystemRow& r) { return r.device == expected.device; });
-        REQUIRE(row != report.rows.end());
-        CHECK(row->type == "ufs");
-        CHECK(row->stat == expected.stat);
-        CHECK(report.rows.size() == 1);
-    }
+    check_tool_records("ufs.txt", "ufs", 5);
 }
 
 TEST_CASE("ufs: both versions in both byte orders open, with the formula's figures", "[ufs]") {

@@ -23,17 +23,8 @@ constexpr std::uint64_t kPerArea = 4096 / 16;
 
 /// The "#appliance IMAGE DEVICE ..." figures of data/expected/dm.txt.
 std::map<std::string, StatVfs> appliance_figures() {
-    const char* dir = std::getenv("VIRT_DF_EXPECTED");
-    REQUIRE(dir != nullptr);
-    std::ifstream in(std::string(dir) + "/dm.txt");
-    REQUIRE(in);
-    std::stringstream lines;
-    for (std::string line; std::getline(in, line);)
-        if (line.starts_with("#appliance ")) lines << line.substr(11) << "\n";
-    std::vector<KernelRecord> records;
-    append_records(lines, records);
     std::map<std::string, StatVfs> out;
-    for (const auto& r : records) out[r.device] = r.stat;
+    for (const auto& r : appliance_records("dm.txt")) out[r.device] = r.stat;
     return out;
 }
 
