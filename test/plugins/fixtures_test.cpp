@@ -94,3 +94,22 @@ TEST_CASE("fixtures: ext4 with 64 KiB blocks, against mke2fs's own overhead", "[
     REQUIRE(report.warnings.size() == 1);
     CHECK_THAT(report.warnings[0], Catch::Contains("refuse to mount"));
 }
+
+// The "#tools" records of the formats this host cannot mount were checked
+// once against the libguestfs appliance's kernel: its output is kept in
+// data/appliance-statfs-6.1.txt, and every one of its figures must stay
+// equal to what data/expected/ records (and so to what virt-df prints).
+TEST_CASE("fixtures: the appliance kernel's figures equal the recorded ones",
+          "[fixtures][kernel]") {
+    const auto appliance =
+        prefixed_records(expected_file("..") / "appliance-statfs-6.1.txt", "#tools ");
+    REQUIRE(appliance.size() >= 38);
+    std::map<std::string, StatVfs> recorded;
+    for (const auto& [file, records] : tool_records())
+        for (const KernelRecord& r : records) recorded[r.image + " " + r.device] = r.stat;
+    for (const KernelRecord& kernel : appliance) {
+        INFO(kernel.image << " " << kernel.device);
+        REQUIRE(recorded.count(kernel.image + " " + kernel.device) == 1);
+        CHECK(recorded.at(kernel.image + " " + kernel.device) == kernel.stat);
+    }
+}
