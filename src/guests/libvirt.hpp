@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // The libvirt client (libvirt.so, https://libvirt.org/html/libvirt-libvirt-domain.html):
 // a read-only connection that finds domains and hands back their XML. Only
-// the main thread calls it, before any image is opened.
+// the main thread calls it, before any image is opened. libvirt is not
+// linked: the first LibvirtConnection::open loads it with dlopen
+// ("libvirt.so.0", see guests/dynlib.hpp), so that runs that need no
+// connection do not load it.
 #pragma once
 
 #include <memory>
@@ -23,6 +26,8 @@ class LibvirtConnection {
 public:
     /// virConnectOpenReadOnly(uri); an empty `uri` is libvirt's default
     /// (LIBVIRT_DEFAULT_URI, the configured uri_default, or probing).
+    /// Fails with "libvirt is not installed (libvirt.so.0: reason)" when
+    /// the library cannot be loaded.
     static Result<LibvirtConnection> open(const std::string& uri);
 
     LibvirtConnection(LibvirtConnection&&) noexcept;
@@ -55,5 +60,14 @@ private:
 /// Does `s` spell a UUID as libvirt accepts one (32 hex digits, with '-'
 /// between any of them)?
 bool looks_like_uuid(const std::string& s);
+
+namespace detail {
+
+/// Loads the library `soname` and resolves every libvirt function virt-df
+/// calls, as the first LibvirtConnection::open does with "libvirt.so.0",
+/// but keeps nothing: for tests of the failure messages.
+Status load_libvirt(const std::string& soname);
+
+}  // namespace detail
 
 }  // namespace vmdf::guests

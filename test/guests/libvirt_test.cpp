@@ -105,3 +105,23 @@ TEST_CASE("libvirt: what passes for a UUID", "[libvirt]") {
     CHECK_FALSE(looks_like_uuid("6695eb01f6a4830479aa97f2502e193f-"));
     CHECK_FALSE(looks_like_uuid("6695eb01f6a4830479aa97f2502e193f00"));
 }
+
+TEST_CASE("libvirt: a libvirt that cannot be loaded is a clear error", "[libvirt]") {
+    // libvirt is loaded with dlopen on first use (guests/dynlib.hpp);
+    // detail::load_libvirt is that loader with the soname as a parameter.
+    CHECK(detail::load_libvirt("libvirt.so.0"));
+
+    auto missing = detail::load_libvirt("libvirt-not-here.so.0");
+    REQUIRE_FALSE(missing);
+    INFO(missing.error().message);
+    // "...(libvirt-not-here.so.0: cannot open shared object file: No such file or directory)"
+    CHECK(missing.error().message.starts_with("libvirt is not installed (libvirt-not-here.so.0: "));
+    CHECK(missing.error().message.ends_with(")"));
+
+    // A library that is there but is not libvirt: the first missing function.
+    auto not_libvirt = detail::load_libvirt("libz.so.1");
+    REQUIRE_FALSE(not_libvirt);
+    INFO(not_libvirt.error().message);
+    CHECK(not_libvirt.error().message.starts_with("libz.so.1 is not a usable libvirt ("));
+    CHECK(not_libvirt.error().message.find("virConnectClose") != std::string::npos);
+}
