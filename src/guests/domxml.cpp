@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
-#include <mutex>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -16,16 +15,67 @@
 #include <libxml/tree.h>
 
 #include "core/image.hpp"
+#include "guests/dynlib.hpp"
 
 namespace vmdf::guests {
 
 namespace {
 
+/// libxml2's soname since 2.0.
+constexpr const char* kLibxml2Soname = "libxml2.so.2";
+
+/// Every libxml2 function virt-df calls (and xmlFree, a variable holding
+/// one): loaded with dlopen the first time domain XML is parsed (see
+/// guests/dynlib.hpp), as libvirt is, so that -a runs do not load it and
+/// the ICU libraries it needs.
+#define VMDF_LIBXML2_SYMBOLS(X) \
+    X(xmlCtxtGetLastError)      \
+    X(xmlCtxtReadMemory)        \
+    X(xmlDocGetRootElement)     \
+    X(xmlFree)                  \
+    X(xmlFreeDoc)               \
+    X(xmlFreeParserCtxt)        \
+    X(xmlGetNoNsProp)           \
+    X(xmlHasNsProp)             \
+    X(xmlInitParser)            \
+    X(xmlNewParserCtxt)         \
+    X(xmlNodeGetContent)        \
+    X(xmlSetGenericErrorFunc)
+
+struct Libxml2Api {
+#define VMDF_LIBXML2_POINTER(name) decltype(&::name) name = nullptr;
+    VMDF_LIBXML2_SYMBOLS(VMDF_LIBXML2_POINTER)
+#undef VMDF_LIBXML2_POINTER
+};
+
+Result<Libxml2Api> load_api(const std::string& soname) {
+    VMDF_TRY_ASSIGN(void* handle, open_library(soname, "libxml2"));
+    Libxml2Api api;
+#define VMDF_LIBXML2_RESOLVE(name) VMDF_TRY(resolve_symbol(handle, soname, "libxml2", #name, api.name));
+    VMDF_LIBXML2_SYMBOLS(VMDF_LIBXML2_RESOLVE)
+#undef VMDF_LIBXML2_RESOLVE
+    return api;
+}
+
+/// The one loading of libxml2.so.2 (and xmlInitParser), on first use; a
+/// failure is remembered and given again to every later caller.
+const Result<Libxml2Api>& loaded_api() {
+    static const Result<Libxml2Api> api = []() -> Result<Libxml2Api> {
+        auto loaded = load_api(kLibxml2Soname);
+        if (loaded) loaded->xmlInitParser();
+        return loaded;
+    }();
+    return api;
+}
+
+/// The table; only called once loaded_api() has succeeded.
+const Libxml2Api& libxml() { return *loaded_api(); }
+
 struct DocFree {
-    void operator()(xmlDoc* doc) const { xmlFreeDoc(doc); }
+    void operator()(xmlDoc* doc) const { libxml().xmlFreeDoc(doc); }
 };
 struct CtxtFree {
-    void operator()(xmlParserCtxt* ctxt) const { xmlFreeParserCtxt(ctxt); }
+    void operator()(xmlParserCtxt* ctxt) const { libxml().xmlFreeParserCtxt(ctxt); }
 };
 
 /// `node` is the element <name> in no namespace (libvirt's own elements
@@ -45,22 +95,22 @@ const xmlNode* child(const xmlNode* parent, std::string_view name) {
 std::string take(xmlChar* text) {
     if (text == nullptr) return {};
     std::string s(reinterpret_cast<const char*>(text));
-    xmlFree(text);
+    (*libxml().xmlFree)(text);
     return s;
 }
 
 /// An attribute in no namespace; empty if absent.
 std::string attribute(const xmlNode* node, const char* name) {
     if (node == nullptr) return {};
-    return take(xmlGetNoNsProp(node, reinterpret_cast<const xmlChar*>(name)));
+    return take(libxml().xmlGetNoNsProp(node, reinterpret_cast<const xmlChar*>(name)));
 }
 
 bool has_attribute(const xmlNode* node, const char* name) {
-    return node != nullptr && xmlHasNsProp(node, reinterpret_cast<const xmlChar*>(name), nullptr);
+    return node != nullptr && libxml().xmlHasNsProp(node, reinterpret_cast<const xmlChar*>(name), nullptr);
 }
 
 std::string text_of(const xmlNode* node) {
-    return node == nullptr ? std::string() : take(xmlNodeGetContent(node));
+    return node == nullptr ? std::string() : take(libxml().xmlNodeGetContent(node));
 }
 
 std::string trimmed(std::string s) {
@@ -114,24 +164,43 @@ Result<DiskDef> parse_disk(const xmlNode* node) {
     return disk;
 }
 
+/// libxml2 prints its errors on stderr unless a handler is set.
+void quiet_xml_handler(void*, const char*, ...) {}
+
 }  // namespace
 
+Status silence_libxml2() {
+    const auto& api = loaded_api();
+    if (!api) return fail(api.error());
+    api->xmlSetGenericErrorFunc(nullptr, quiet_xml_handler);
+    return {};
+}
+
+namespace detail {
+
+Status load_libxml2(const std::string& soname) {
+    auto api = load_api(soname);
+    if (!api) return std::move(api).failure();
+    return {};
+}
+
+}  // namespace detail
+
 Result<DomainDef> parse_domain_xml(std::string_view xml) {
-    static std::once_flag init;
-    std::call_once(init, [] { xmlInitParser(); });
+    if (const auto& api = loaded_api(); !api) return fail(api.error());
     if (xml.size() > kMaxDomainXmlBytes)
         return failf(Errc::unsupported, std::nullopt, "domain XML of {} bytes is larger than {}",
                      xml.size(), kMaxDomainXmlBytes);
 
-    std::unique_ptr<xmlParserCtxt, CtxtFree> ctxt(xmlNewParserCtxt());
+    std::unique_ptr<xmlParserCtxt, CtxtFree> ctxt(libxml().xmlNewParserCtxt());
     if (!ctxt) return fail(Errc::io, "out of memory");
     // No network access, no messages of libxml2's own on stderr; entities
     // are not substituted (and a DTD is refused below).
     std::unique_ptr<xmlDoc, DocFree> doc(
-        xmlCtxtReadMemory(ctxt.get(), xml.data(), static_cast<int>(xml.size()), "domain.xml",
+        libxml().xmlCtxtReadMemory(ctxt.get(), xml.data(), static_cast<int>(xml.size()), "domain.xml",
                           nullptr, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
     if (!doc) {
-        const xmlError* error = xmlCtxtGetLastError(ctxt.get());
+        const xmlError* error = libxml().xmlCtxtGetLastError(ctxt.get());
         if (error == nullptr || error->message == nullptr) return fail(Errc::corrupt, "not XML");
         return failf(Errc::corrupt, std::nullopt, "not well-formed XML: line {}: {}", error->line,
                      trimmed(error->message));
@@ -139,7 +208,7 @@ Result<DomainDef> parse_domain_xml(std::string_view xml) {
     // libvirt writes no DOCTYPE; one could only be there to define entities.
     if (doc->intSubset != nullptr) return fail(Errc::unsupported, "a DOCTYPE is not allowed in domain XML");
 
-    const xmlNode* root = xmlDocGetRootElement(doc.get());
+    const xmlNode* root = libxml().xmlDocGetRootElement(doc.get());
     if (root == nullptr || !is_element(root, "domain"))
         return fail(Errc::corrupt, "not a libvirt domain definition (no <domain> element)");
 

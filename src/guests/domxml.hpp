@@ -49,6 +49,14 @@ struct DomainDef {
     std::vector<DiskDef> disks;
 };
 
+/// libxml2 is loaded with dlopen ("libxml2.so.2") the first time domain XML
+/// is parsed; when it cannot be, parsing fails with "libxml2 is not
+/// installed (libxml2.so.2: reason)".
+
+/// Has libxml2 print nothing on stderr (libvirt has it read files); loads
+/// it if need be.
+Status silence_libxml2();
+
 /// Parses a <domain> document (what virDomainGetXMLDesc returns, or a file
 /// such as /etc/libvirt/qemu/NAME.xml). Fails on anything that is not
 /// well-formed XML with a <domain> root and a <name>.
@@ -78,5 +86,14 @@ DiskPlan plan_disk(const DiskDef& disk);
 
 /// "vda", or "disk N" (counting from 1) where the definition names no target.
 std::string disk_label(const DiskDef& disk, std::size_t index);
+
+namespace detail {
+
+/// Loads the library `soname` and resolves every libxml2 function virt-df
+/// calls, as the first parse does with "libxml2.so.2", but keeps nothing:
+/// for tests of the failure messages.
+Status load_libxml2(const std::string& soname);
+
+}  // namespace detail
 
 }  // namespace vmdf::guests

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// Libraries that only some runs need (libvirt) are not linked but
+// Libraries that only some runs need (libvirt, libxml2) are not linked but
 // loaded with dlopen when first wanted, so that `virt-df -a` does not pay
 // for loading and relocating them at every start. Their headers still
 // declare the functions: a table of pointers typed with decltype(&fn)

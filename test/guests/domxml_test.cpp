@@ -195,3 +195,21 @@ TEST_CASE("domxml: reading a file", "[domxml]") {
     REQUIRE_FALSE(dir);
     CHECK(dir.error().message == "Is a directory");
 }
+
+TEST_CASE("domxml: a libxml2 that cannot be loaded is a clear error", "[domxml]") {
+    // libxml2 is loaded with dlopen on first use (guests/dynlib.hpp);
+    // detail::load_libxml2 is that loader with the soname as a parameter.
+    CHECK(detail::load_libxml2("libxml2.so.2"));
+
+    auto missing = detail::load_libxml2("libxml2-not-here.so.2");
+    REQUIRE_FALSE(missing);
+    INFO(missing.error().message);
+    CHECK(missing.error().message.starts_with("libxml2 is not installed (libxml2-not-here.so.2: "));
+    CHECK(missing.error().message.ends_with(")"));
+
+    auto not_libxml2 = detail::load_libxml2("libz.so.1");
+    REQUIRE_FALSE(not_libxml2);
+    INFO(not_libxml2.error().message);
+    CHECK(not_libxml2.error().message.starts_with("libz.so.1 is not a usable libxml2 ("));
+    CHECK(not_libxml2.error().message.find("xmlCtxtGetLastError") != std::string::npos);
+}
