@@ -337,8 +337,11 @@ int run_many(const Options& opts, std::vector<GuestSpec> specs, const PluginSet&
 
 std::string display_name(const std::vector<DriveSpec>& drives) {
     if (drives.empty()) return "";
-    const std::string& path = drives.front().path;
-    const auto slash = path.rfind('/');
+    // A directory standing for its descriptor (ploop's "root.hdd/") is
+    // named without the trailing slashes; "/" stays "/".
+    std::string path = drives.front().path;
+    while (path.size() > 1 && path.back() == '/') path.pop_back();
+    const auto slash = path.size() > 1 ? path.rfind('/') : std::string::npos;
     std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
     name.append(drives.size() - 1, '+');
     return name;

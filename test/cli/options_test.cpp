@@ -94,6 +94,9 @@ TEST_CASE("options: actions", "[cli]") {
 TEST_CASE("app: the guest name is the first image's basename, + per extra disk", "[cli]") {
     CHECK(display_name({{"/x/y/test1.img", {}, {}, {}}}) == "test1.img");
     CHECK(display_name({{"a.img", {}, {}, {}}, {"b.img", {}, {}, {}}, {"c", {}, {}, {}}}) == "a.img++");
+    CHECK(display_name({{"vz/root.hdd/", {}, {}, {}}}) == "root.hdd");
+    CHECK(display_name({{"root.hdd//", {}, {}, {}}}) == "root.hdd");
+    CHECK(display_name({{"/", {}, {}, {}}}) == "/");
 }
 
 TEST_CASE("options: -a and -d keep their command-line order", "[cli]") {
