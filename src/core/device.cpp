@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "core/device.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -115,7 +116,36 @@ FileDevice::FileDevice(std::string path, int fd, std::uint64_t size, std::uint32
 
 FileDevice::~FileDevice() { ::close(fd_); }
 
+bool FileDevice::read_recent(std::uint64_t offset, std::span<std::byte> out) const {
+    const std::lock_guard lock(recent_mutex_);
+    for (const RecentRead& r : recent_) {
+        if (r.bytes.empty() || offset < r.offset || offset - r.offset > r.bytes.size() ||
+            out.size() > r.bytes.size() - (offset - r.offset))
+            continue;
+        std::copy_n(r.bytes.begin() + static_cast<std::ptrdiff_t>(offset - r.offset), out.size(),
+                    out.begin());
+        return true;
+    }
+    return false;
+}
+
+void FileDevice::keep_recent(std::uint64_t offset, std::span<const std::byte> bytes) const {
+    const std::lock_guard lock(recent_mutex_);
+    RecentRead& slot = recent_[recent_next_];
+    recent_next_ = (recent_next_ + 1) % kRecentReads;
+    slot.offset = offset;
+    slot.bytes.assign(bytes.begin(), bytes.end());
+}
+
 Status FileDevice::read_at(std::uint64_t offset, std::span<std::byte> out) const {
+    const bool small = out.size() <= kRecentReadMax;
+    if (small && read_recent(offset, out)) return {};
+    VMDF_TRY(read_from_file(offset, out));
+    if (small) keep_recent(offset, out);
+    return {};
+}
+
+Status FileDevice::read_from_file(std::uint64_t offset, std::span<std::byte> out) const {
     if (g_trace_reads) spdlog::info("read {} offset {:#x} length {}", path_, offset, out.size());
     std::size_t done = 0;
     while (done < out.size()) {

@@ -4,10 +4,12 @@
 // later a qcow2 view or an LVM logical volume built from segments of PVs.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -82,8 +84,25 @@ protected:
 
 private:
     FileDevice(std::string path, int fd, std::uint64_t size, std::uint32_t block_size);
+    Status read_from_file(std::uint64_t offset, std::span<std::byte> out) const;
+    bool read_recent(std::uint64_t offset, std::span<std::byte> out) const;
+    void keep_recent(std::uint64_t offset, std::span<const std::byte> bytes) const;
+
     std::string path_;
     int fd_;
+
+    /// The last few small reads: probes and readers ask for the same
+    /// sector 0 and superblocks again and again (each plugin checks its own
+    /// magic), and a read inside one of these is served without the OS.
+    static constexpr std::size_t kRecentReads = 8;
+    static constexpr std::size_t kRecentReadMax = 4096;
+    struct RecentRead {
+        std::uint64_t offset = 0;
+        std::vector<std::byte> bytes;
+    };
+    mutable std::mutex recent_mutex_;
+    mutable std::array<RecentRead, kRecentReads> recent_;
+    mutable std::size_t recent_next_ = 0;
 };
 
 /// A window [offset, offset + length) of another device: a partition.

@@ -92,6 +92,30 @@ TEST_CASE("device: files are read with pread and counted", "[device]") {
     std::remove(path.c_str());
 }
 
+TEST_CASE("device: a small read inside a recent one does not reach the file again", "[device]") {
+    const std::string path = "device_recent_test.tmp";
+    {
+        std::ofstream f(path, std::ios::binary);
+        for (int i = 0; i < 16384; ++i) f.put(static_cast<char>(i % 251));
+    }
+    auto file = FileDevice::open(path);
+    REQUIRE(file);
+    const IoStats before = io_stats();
+    std::vector<std::byte> sector(512), inside(8), big(8192);
+    REQUIRE((*file)->read(1024, sector));
+    REQUIRE((*file)->read(1024, sector));      // the same again
+    REQUIRE((*file)->read(1024 + 100, inside));  // inside it
+    CHECK(inside[0] == std::byte{(1024 + 100) % 251});
+    CHECK(io_stats().read_calls - before.read_calls == 1);
+    REQUIRE((*file)->read(1024 + 508, inside));  // runs past it: read
+    CHECK(inside[7] == std::byte{(1024 + 515) % 251});
+    CHECK(io_stats().read_calls - before.read_calls == 2);
+    REQUIRE((*file)->read(0, big));  // larger than a recent read may be: never kept
+    REQUIRE((*file)->read(0, big));
+    CHECK(io_stats().read_calls - before.read_calls == 4);
+    std::remove(path.c_str());
+}
+
 TEST_CASE("device: reads stop once the guest's time limit has passed", "[device][corrupt]") {
     auto dev = counting_device(4096);
     std::vector<std::byte> buf(16);
